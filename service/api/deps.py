@@ -1,0 +1,102 @@
+"""Shared dependencies as Annotated aliases: settings, the session, the model, the keys."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.core.config import Settings
+from service.core.errors import Conflict, Forbidden, Unauthorized
+from service.queue import JobDispatcher
+from service.services.jobs import AFTER_COMMIT
+from service.services.model_registry import ModelRegistry
+from service.services.popularity import PopularityCache
+
+log = logging.getLogger(__name__)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit on success, roll back on error, and only then
+    run what was deferred until after the commit (queueing jobs)."""
+    async with request.app.state.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            raise Conflict("the change conflicts with data written at the same time; retry") from exc
+        except BaseException:
+            await session.rollback()
+            raise
+    for callback in session.info.pop(AFTER_COMMIT, []):
+        callback()
+
+
+# scope="request": commit before the response is sent, so a client never reads a job
+# or rating that is not there yet.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="request")]
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    return request.app.state.registry
+
+
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+
+
+def get_popularity(request: Request) -> PopularityCache:
+    return request.app.state.popularity
+
+
+PopularityDep = Annotated[PopularityCache, Depends(get_popularity)]
+
+
+def get_dispatcher(request: Request) -> JobDispatcher:
+    return request.app.state.dispatcher
+
+
+DispatcherDep = Annotated[JobDispatcher, Depends(get_dispatcher)]
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Admin or client API key.")
+
+
+def _matches(given: str, expected: str) -> bool:
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_admin(settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]) -> None:
+    if not key:
+        raise Unauthorized("this action needs the admin API key in the X-API-Key header")
+    if not _matches(key, settings.admin_api_key):
+        raise Forbidden("the API key does not allow this action (admin key required)")
+
+
+def require_client(settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]) -> None:
+    if not key:
+        raise Unauthorized("this action needs a client or admin API key in the X-API-Key header")
+    if not (_matches(key, settings.client_api_key) or _matches(key, settings.admin_api_key)):
+        raise Forbidden("the API key does not allow this action")
+
+
+def require_reader(settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]) -> None:
+    if settings.require_key_for_reads:
+        require_client(settings, key)
+
+
+AdminKey = Depends(require_admin)
+ClientKey = Depends(require_client)
+ReaderKey = Depends(require_reader)

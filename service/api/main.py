@@ -1,0 +1,56 @@
+"""The FastAPI application: routers, error handlers and the lifespan that keeps the model fresh."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from service.api.routes import health, models, movies, ratings, recommendations, training
+from service.core.config import Settings, get_settings
+from service.core.errors import install_error_handlers
+from service.db.session import async_session_factory, build_async_engine
+from service.queue import build_dispatcher
+from service.services.model_registry import ModelRegistry
+from service.services.popularity import PopularityCache
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = build_async_engine(settings)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = async_session_factory(engine)
+        app.state.registry = ModelRegistry(app.state.sessions)
+        app.state.popularity = PopularityCache(settings.popularity_damping)
+        app.state.dispatcher = build_dispatcher(settings)
+        with contextlib.suppress(Exception):
+            await app.state.registry.refresh()
+        poller = asyncio.create_task(app.state.registry.poll_forever(settings.model_poll_seconds))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            app.state.dispatcher.shutdown()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="recsys",
+        version="0.1.0",
+        summary="Explicit-rating recommendations: versioned MF models, honest metrics, real-time fold-in, explanations.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, movies, ratings, training, models, recommendations):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from service.api.deps import ClientKey, ReaderKey, SessionDep
+from service.core.errors import Conflict, NotFound
+from service.schemas.common import MAX_ID, Page
+from service.schemas.movies import MovieCreate, MoviePublic
+from service.services import catalog
+
+router = APIRouter(prefix="/api/movies", tags=["movies"])
+
+
+@router.get("", response_model=Page[MoviePublic], dependencies=[ReaderKey])
+async def list_movies(
+    session: SessionDep,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    genre: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=catalog.MAX_PAGE_SIZE)] = 20,
+) -> Page[MoviePublic]:
+    """Search the catalogue by title substring and genre, a page at a time."""
+    movies, total = await catalog.search_movies(session, search=search, genre=genre, page=page, page_size=page_size)
+    return Page(data=movies, count=total, page=page, page_size=page_size)
+
+
+@router.get("/{movie_id}", response_model=MoviePublic, dependencies=[ReaderKey], responses=NotFound.openapi())
+async def get_movie(movie_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> MoviePublic:
+    """One movie with its rating count and mean."""
+    return await catalog.get_movie(session, movie_id)
+
+
+@router.post(
+    "",
+    response_model=MoviePublic,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ClientKey],
+    responses=Conflict.openapi(),
+)
+async def create_movie(body: MovieCreate, session: SessionDep) -> MoviePublic:
+    """Add a movie to the catalogue."""
+    return await catalog.create_movie(session, body)

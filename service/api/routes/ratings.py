@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from service.api.deps import ClientKey, ReaderKey, RegistryDep, SessionDep, SettingsDep
+from service.core.errors import InvalidInput, NotFound
+from service.schemas.ratings import (
+    FoldInResult,
+    RatingAccepted,
+    RatingBatchAccepted,
+    RatingBatchCreate,
+    RatingCreate,
+    RatingPublic,
+)
+from service.services import ratings, realtime
+
+router = APIRouter(tags=["ratings"])
+
+
+@router.post(
+    "/api/ratings",
+    response_model=RatingAccepted,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ClientKey],
+    responses={**NotFound.openapi(), **InvalidInput.openapi()},
+)
+async def post_rating(
+    body: RatingCreate, session: SessionDep, settings: SettingsDep, registry: RegistryDep
+) -> RatingAccepted:
+    """Store one rating (a re-rating replaces the old one) and fold the user in at once."""
+    stored, replaced, folded = await realtime.rate(session, settings, registry, [body])
+    return RatingAccepted(rating=stored[0], replaced=bool(replaced), fold_in=folded[body.user_id])
+
+
+@router.post(
+    "/api/ratings/batch",
+    response_model=RatingBatchAccepted,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ClientKey],
+    responses={**NotFound.openapi(), **InvalidInput.openapi()},
+)
+async def post_ratings_batch(
+    body: RatingBatchCreate, session: SessionDep, settings: SettingsDep, registry: RegistryDep
+) -> RatingBatchAccepted:
+    """Store many ratings in one transaction (all or none) and fold each user in once."""
+    stored, _, folded = await realtime.rate(session, settings, registry, body.ratings, field_prefix="ratings")
+    return RatingBatchAccepted(count=len(stored), fold_in=list(folded.values()))
+
+
+@router.delete(
+    "/api/ratings/{user_id}/{movie_id}",
+    response_model=FoldInResult,
+    dependencies=[ClientKey],
+    responses=NotFound.openapi(),
+)
+async def delete_rating(user_id: int, movie_id: int, session: SessionDep, registry: RegistryDep) -> FoldInResult:
+    """Delete one rating and refold the user."""
+    return await realtime.unrate(session, registry, user_id, movie_id)
+
+
+@router.get("/api/users/{user_id}/ratings", response_model=list[RatingPublic], dependencies=[ReaderKey])
+async def get_user_ratings(user_id: int, session: SessionDep) -> list[RatingPublic]:
+    """A user's ratings, newest first (an unknown user has none)."""
+    return await ratings.user_ratings(session, user_id)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from service.api.deps import AdminKey, DispatcherDep, ReaderKey, SessionDep
+from service.core.errors import Conflict, NotFound
+from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, TrainRequest
+from service.services import jobs
+
+router = APIRouter(prefix="/api/ml", tags=["training"])
+
+
+def _accepted(request: Request, job_id: str, status_name: str) -> JobAccepted:
+    url = str(request.url_for("training_job_status", job_id=job_id).path)
+    return JobAccepted(job_id=job_id, status=status_name, status_url=url)  # type: ignore[arg-type]
+
+
+@router.post(
+    "/train",
+    response_model=JobAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[AdminKey],
+)
+async def train(body: TrainRequest, request: Request, session: SessionDep, dispatcher: DispatcherDep) -> JobAccepted:
+    """Queue a training job; poll its status URL for progress."""
+    job = await jobs.create_training_job(session, body, dispatcher.dispatch)
+    return _accepted(request, job.id, job.status)
+
+
+@router.post(
+    "/retrain",
+    response_model=JobsAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[AdminKey],
+)
+async def retrain(request: Request, session: SessionDep, dispatcher: DispatcherDep) -> JobsAccepted:
+    """Retrain every configured model type on all current ratings."""
+    created = await jobs.create_retrain_jobs(session, dispatcher.dispatch)
+    return JobsAccepted(jobs=[_accepted(request, j.id, j.status) for j in created])
+
+
+@router.get("/training-status", response_model=list[JobPublic], dependencies=[ReaderKey])
+async def training_status(
+    session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[JobPublic]:
+    """Recent training jobs, newest first."""
+    return [jobs.to_public(j) for j in await jobs.recent_jobs(session, limit)]
+
+
+@router.get(
+    "/training-status/{job_id}",
+    response_model=JobPublic,
+    name="training_job_status",
+    dependencies=[ReaderKey],
+    responses=NotFound.openapi(),
+)
+async def training_job_status(job_id: str, session: SessionDep) -> JobPublic:
+    """One job's status, progress, loss curve so far and error."""
+    return jobs.to_public(await jobs.get_job(session, job_id))
+
+
+@router.post(
+    "/training-status/{job_id}/cancel",
+    response_model=JobPublic,
+    dependencies=[AdminKey],
+    responses={**NotFound.openapi(), **Conflict.openapi()},
+)
+async def cancel_training_job(job_id: str, session: SessionDep) -> JobPublic:
+    """Cancel a job: at once if queued, at the next epoch if running."""
+    return jobs.to_public(await jobs.cancel_job(session, job_id))

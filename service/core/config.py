@@ -1,0 +1,103 @@
+"""Service configuration: one Settings object read from the environment."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_ADMIN_KEY = "change-me"
+EMBEDDED_DATABASE_URL = "sqlite:///./var/recsys.db"
+
+
+class Settings(BaseSettings):
+    """Everything the API, the workers and the CLI read from the environment.
+
+    The defaults describe the embedded quick start: SQLite and an in-process worker.
+    Setting ``DATABASE_URL`` to PostgreSQL and ``WORKER_MODE=celery`` gives the real
+    deployment that docker-compose runs.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+
+    environment: Literal["local", "test", "production"] = "local"
+    database_url: str = EMBEDDED_DATABASE_URL
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    worker_mode: Literal["inprocess", "celery"] = "inprocess"
+
+    admin_api_key: str = Field(default="", description="Key for training, activation, deletion, import.")
+    client_api_key: str = Field(default="", description="Key for posting ratings and movies.")
+    require_key_for_reads: bool = False
+
+    rating_min: float = 0.5
+    rating_max: float = 5.0
+    popularity_damping: float = Field(default=10.0, ge=0, description="Prior strength of the damped mean.")
+
+    model_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    model_retention: int = Field(default=5, ge=1, le=1000)
+    activation_tolerance: float = Field(default=0.01, ge=0, le=10)
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    evaluation_k: int = Field(default=10, ge=1, le=100)
+    split_seed: int = 0
+    retrain_schedule: str = Field(default="0 3 * * 0", description="Cron expression (min hour dom mon dow).")
+    job_stale_seconds: float = Field(default=600.0, gt=0)
+    visibility_timeout_seconds: int = Field(default=4 * 3600, ge=60)
+    default_hyperparams: dict[str, object] = Field(default_factory=dict)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("postgresql", "sqlite")):
+            raise ValueError("DATABASE_URL must be a postgresql:// or sqlite:// URL")
+        return value
+
+    @field_validator("retrain_schedule")
+    @classmethod
+    def _five_cron_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("RETRAIN_SCHEDULE must be a cron expression with 5 fields")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_keys_in_production(self) -> Settings:
+        if self.environment == "production" and self.admin_api_key in ("", DEFAULT_ADMIN_KEY):
+            raise ValueError("ADMIN_API_KEY must be set to a real secret when ENVIRONMENT=production")
+        return self
+
+    @model_validator(mode="after")
+    def _scale_ordered(self) -> Settings:
+        if not self.rating_min < self.rating_max:
+            raise ValueError("RATING_MIN must be below RATING_MAX")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def async_database_url(self) -> str:
+        return _with_driver(self.database_url, "aiosqlite" if self.is_sqlite else "psycopg")
+
+    @property
+    def sync_database_url(self) -> str:
+        return _with_driver(self.database_url, "pysqlite" if self.is_sqlite else "psycopg")
+
+
+def _with_driver(url: str, driver: str) -> str:
+    scheme, rest = url.split("://", 1)
+    dialect = scheme.split("+", 1)[0]
+    if dialect == "postgres":
+        dialect = "postgresql"
+    return f"{dialect}+{driver}://{rest}"
+
+
+def generate_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,131 @@
+"""One error hierarchy, one JSON shape: {"error": {"code", "message", "field"?, "details"?}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ServiceError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    @classmethod
+    def openapi(cls) -> dict[int | str, dict[str, Any]]:
+        return {cls.status_code: {"model": ErrorResponse, "description": cls.__doc__ or cls.code}}
+
+
+class NotFound(ServiceError):
+    """The resource does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The request conflicts with the current state."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidInput(ServiceError):
+    """The input is well-formed JSON but not acceptable."""
+
+    status_code = 422
+    code = "validation_error"
+
+
+class Unauthorized(ServiceError):
+    """No API key was given."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    """The API key does not grant this action."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class Unavailable(ServiceError):
+    """A dependency (model, database, broker) is not available right now."""
+
+    status_code = 503
+    code = "unavailable"
+
+
+def _json(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content=ErrorResponse(error=body).model_dump(exclude_none=True),
+        headers=headers,
+    )
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return _json(exc.status_code, ErrorBody(code=exc.code, message=exc.message, field=exc.field))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        details = [
+            {"field": _field_of(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+            for e in errors
+        ]
+        first = details[0] if details else {"field": "body", "message": "invalid input"}
+        return _json(
+            422,
+            ErrorBody(
+                code="validation_error",
+                message=f"{first['field']}: {first['message']}",
+                field=first["field"],
+                details=details,
+            ),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        return _json(
+            exc.status_code,
+            ErrorBody(code=code.get(exc.status_code, "http_error"), message=str(exc.detail)),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _json(500, ErrorBody(code="internal_error", message="internal server error"))

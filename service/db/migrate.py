@@ -1,0 +1,26 @@
+"""Run the Alembic migrations programmatically (used by the CLI and the tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+import migrations
+
+
+def alembic_config(sync_url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    if sync_url:
+        config.set_main_option("sqlalchemy.url", sync_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(sync_url: str | None = None) -> None:
+    command.upgrade(alembic_config(sync_url), "head")
+
+
+def downgrade_to_base(sync_url: str | None = None) -> None:
+    command.downgrade(alembic_config(sync_url), "base")

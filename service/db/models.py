@@ -1,0 +1,224 @@
+"""ORM tables: the catalogue, ratings, model versions, their artifacts and metrics, jobs."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db.base import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Movie(Base):
+    __tablename__ = "movies"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(500))
+    year: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MovieGenre(Base):
+    """One row per (movie, genre): portable and indexable on both SQLite and PostgreSQL."""
+
+    __tablename__ = "movie_genres"
+
+    movie_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
+    )
+    genre: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+    __table_args__ = (Index("ix_movie_genres_genre", "genre"),)
+
+
+class Rating(Base):
+    """At most one rating per user and movie: a re-rating replaces the old one."""
+
+    __tablename__ = "ratings"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    movie_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
+    )
+    rating: Mapped[float] = mapped_column(Float)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_ratings_movie_id", "movie_id"),)
+
+
+class JobStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+
+
+class VersionStatus(str, enum.Enum):
+    ready = "ready"
+    failed = "failed"
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_type: Mapped[str] = mapped_column(String(50))
+    hyperparams: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default=VersionStatus.ready.value)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    trained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    n_train_ratings: Mapped[int] = mapped_column(Integer, default=0)
+    n_users: Mapped[int] = mapped_column(Integer, default=0)
+    n_items: Mapped[int] = mapped_column(Integer, default=0)
+    data_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    artifact_checksum: Mapped[str] = mapped_column(String(64), default="")
+    artifact_size: Mapped[int] = mapped_column(Integer, default=0)
+    holdout_rmse: Mapped[float | None] = mapped_column(Float)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+
+    # The database, not the code, guarantees a single active version.
+    __table_args__ = (
+        Index(
+            "uq_model_versions_single_active",
+            "is_active",
+            unique=True,
+            postgresql_where=text("is_active"),
+            sqlite_where=text("is_active"),
+        ),
+    )
+
+
+class ModelArtifact(Base):
+    """The serialized model, in the database so every replica and worker can read it."""
+
+    __tablename__ = "model_artifacts"
+
+    version: Mapped[int] = mapped_column(
+        Integer, ForeignKey("model_versions.version", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    checksum: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MetricRecord(Base):
+    __tablename__ = "metric_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_version: Mapped[int] = mapped_column(
+        Integer, ForeignKey("model_versions.version", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    protocol: Mapped[str] = mapped_column(String(50))
+    k: Mapped[int] = mapped_column(Integer)
+    n_test: Mapped[int] = mapped_column(Integer)
+    values: Mapped[dict[str, float | None]] = mapped_column(JSON)
+
+
+class TrainingJob(Base):
+    __tablename__ = "training_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    model_type: Mapped[str] = mapped_column(String(50))
+    hyperparams: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.queued.value, index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    current_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    total_epochs: Mapped[int] = mapped_column(Integer, default=0)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @classmethod
+    def new(cls, *, kind: str, model_type: str, hyperparams: dict[str, Any]) -> TrainingJob:
+        return cls(
+            id=str(uuid.uuid4()),
+            kind=kind,
+            model_type=model_type,
+            hyperparams=hyperparams,
+            status=JobStatus.queued.value,
+            progress=0.0,
+            current_epoch=0,
+            total_epochs=int(hyperparams.get("epochs", 0) or 0),
+            history=[],
+            cancel_requested=False,
+            attempts=0,
+            created_at=utcnow(),
+        )
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued','running','succeeded','failed','cancelled')", name="status_known"
+        ),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
+    )
+
+
+class UserState(Base):
+    """A user's factors re-solved after their latest rating, for one model version.
+
+    Every API process reads it, so the next request anywhere reflects the rating. Rows of
+    any version other than the active one are dropped on activation: the retrain behind a
+    new version has seen the ratings that produced them.
+    """
+
+    __tablename__ = "user_states"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    model_version: Mapped[int] = mapped_column(
+        Integer, ForeignKey("model_versions.version", ondelete="CASCADE"), index=True
+    )
+    bias: Mapped[float] = mapped_column(Float)
+    factors: Mapped[bytes] = mapped_column(LargeBinary)
+    n_ratings: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LivePrediction(Base):
+    """Prequential record: the active model's prediction for a rating before it learned it."""
+
+    __tablename__ = "live_predictions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    movie_id: Mapped[int] = mapped_column(BigInteger)
+    model_version: Mapped[int] = mapped_column(Integer, index=True)
+    predicted: Mapped[float] = mapped_column(Float)
+    actual: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

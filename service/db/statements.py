@@ -1,0 +1,66 @@
+"""SQL statements shared by the async API and the sync workers, so both follow one rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Delete, Executable, Select, Update, delete, select, update
+
+from service.db.models import ModelVersion, TrainingJob, UserState, utcnow
+
+
+def deactivate_all() -> Update:
+    return update(ModelVersion).where(ModelVersion.is_active.is_(True)).values(is_active=False)
+
+
+def activate(version: int) -> Update:
+    return (
+        update(ModelVersion)
+        .where(ModelVersion.version == version)
+        .values(is_active=True, activated_at=utcnow())
+    )
+
+
+def activation(version: int) -> list[Executable]:
+    """Make ``version`` the only active one and drop user states folded into any other:
+    the unique partial index turns a racing activation into an IntegrityError."""
+    return [deactivate_all(), activate(version), drop_user_states_except(version)]
+
+
+def drop_user_states_except(version: int) -> Delete:
+    return delete(UserState).where(UserState.model_version != version)
+
+
+def active_version() -> Select[tuple[ModelVersion]]:
+    return select(ModelVersion).where(ModelVersion.is_active.is_(True))
+
+
+def versions_beyond_retention(keep: int) -> Select[tuple[int]]:
+    """Versions older than the newest ``keep`` ones, never the active one."""
+    newest = select(ModelVersion.version).order_by(ModelVersion.version.desc()).limit(keep)
+    return select(ModelVersion.version).where(
+        ModelVersion.version.not_in(newest.scalar_subquery()), ModelVersion.is_active.is_(False)
+    )
+
+
+def claim_job(job_id: str, stale_before: datetime) -> Update:
+    """Move a job to running if it is queued, or running on a worker that stopped beating."""
+    now = utcnow()
+    return (
+        update(TrainingJob)
+        .where(
+            TrainingJob.id == job_id,
+            (TrainingJob.status == "queued")
+            | ((TrainingJob.status == "running") & (TrainingJob.heartbeat_at < stale_before)),
+        )
+        .values(
+            status="running",
+            attempts=TrainingJob.attempts + 1,
+            started_at=now,
+            heartbeat_at=now,
+            progress=0.0,
+            current_epoch=0,
+            history=[],
+            error=None,
+        )
+    )

@@ -1,0 +1,103 @@
+"""Model versions: list with metrics, activate, delete; the metrics history."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.core.errors import Conflict, NotFound
+from service.db import statements
+from service.db.models import MetricRecord, ModelVersion
+from service.schemas.ml import MetricsPublic, ModelVersionPublic
+
+
+async def _latest_metrics(session: AsyncSession) -> dict[int, MetricRecord]:
+    records = (await session.scalars(select(MetricRecord).order_by(MetricRecord.created_at, MetricRecord.id))).all()
+    latest: dict[int, MetricRecord] = {}
+    for record in records:
+        latest[record.model_version] = record
+    return latest
+
+
+async def list_versions(session: AsyncSession) -> list[ModelVersionPublic]:
+    versions = (await session.scalars(select(ModelVersion).order_by(ModelVersion.version.desc()))).all()
+    metrics = await _latest_metrics(session)
+    return [_public(v, metrics.get(v.version)) for v in versions]
+
+
+def _public(version: ModelVersion, metrics: MetricRecord | None) -> ModelVersionPublic:
+    return ModelVersionPublic(
+        version=version.version,
+        model_type=version.model_type,
+        hyperparams=version.hyperparams,
+        status=version.status,
+        is_active=version.is_active,
+        created_at=version.created_at,
+        trained_at=version.trained_at,
+        activated_at=version.activated_at,
+        n_train_ratings=version.n_train_ratings,
+        n_users=version.n_users,
+        n_items=version.n_items,
+        data_fingerprint=version.data_fingerprint,
+        artifact_checksum=version.artifact_checksum,
+        artifact_size=version.artifact_size,
+        job_id=version.job_id,
+        metrics=metrics.values if metrics else None,
+    )
+
+
+async def get_version(session: AsyncSession, version: int) -> ModelVersion:
+    found = await session.get(ModelVersion, version)
+    if found is None:
+        raise NotFound(f"model version {version} not found", field="version")
+    return found
+
+
+async def activate_version(session: AsyncSession, version: int) -> ModelVersionPublic:
+    target = await get_version(session, version)
+    if target.status != "ready":
+        raise Conflict(f"model version {version} is {target.status}, not ready", field="version")
+    try:
+        # A savepoint: if a concurrent activation wins the unique index, report a conflict.
+        async with session.begin_nested():
+            for statement in statements.activation(version):
+                await session.execute(statement)
+    except IntegrityError as exc:
+        raise Conflict("another activation happened at the same time; retry", field="version") from exc
+    await session.refresh(target)
+    metrics = (await _latest_metrics(session)).get(version)
+    return _public(target, metrics)
+
+
+async def delete_version(session: AsyncSession, version: int) -> None:
+    target = await get_version(session, version)
+    if target.is_active:
+        raise Conflict(f"model version {version} is active; activate another version first", field="version")
+    await session.execute(delete(ModelVersion).where(ModelVersion.version == version))
+
+
+async def active_metrics(session: AsyncSession) -> MetricsPublic:
+    active = (await session.scalars(statements.active_version())).first()
+    if active is None:
+        raise NotFound("no model is active yet; train one with POST /api/ml/train")
+    record = (await _latest_metrics(session)).get(active.version)
+    if record is None:
+        raise NotFound(f"model version {active.version} has no metrics")
+    return _metrics_public(record)
+
+
+async def metrics_history(session: AsyncSession) -> list[MetricsPublic]:
+    records = (await session.scalars(select(MetricRecord).order_by(MetricRecord.created_at, MetricRecord.id))).all()
+    return [_metrics_public(r) for r in records]
+
+
+def _metrics_public(record: MetricRecord) -> MetricsPublic:
+    return MetricsPublic(
+        model_version=record.model_version,
+        created_at=record.created_at,
+        protocol=record.protocol,
+        k=record.k,
+        n_test=record.n_test,
+        values=record.values,
+    )

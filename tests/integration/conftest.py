@@ -1,0 +1,143 @@
+"""Live components: a fresh PostgreSQL database built by the migrations, Redis, a Celery
+worker process and uvicorn processes, all on this machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from tests.conftest import REPO, data_dir
+from tests.scenario import ADMIN, CLIENT
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    log_dir: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    api_urls: list[str] = field(default_factory=list)
+    worker: subprocess.Popen | None = None
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "recsys"), *args], env=self.env, cwd=self.log_dir, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen([str(BIN / "recsys"), *args], env=self.env, cwd=self.log_dir, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def start_api(self) -> str:
+        port = free_port()
+        self.spawn(f"api-{port}", "serve", "--host", "127.0.0.1", "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(url + "/health"), 60, f"uvicorn on {port}")
+        self.api_urls.append(url)
+        return url
+
+    def start_worker(self) -> subprocess.Popen:
+        self.worker = self.spawn(f"worker-{len(self.processes)}", "worker")
+        return self.worker
+
+    def stop(self, process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.log_dir.glob("*.log"))
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    name = f"recsys_it_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = f"{REDIS_BASE}/11"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture(scope="session")
+def stack(pg_url, redis_url, tmp_path_factory) -> Iterator[Stack]:
+    log_dir = tmp_path_factory.mktemp("stack")
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "WORKER_MODE": "celery",
+        "ENVIRONMENT": "test",
+        "ADMIN_API_KEY": ADMIN["X-API-Key"],
+        "CLIENT_API_KEY": CLIENT["X-API-Key"],
+        "MODEL_POLL_SECONDS": "0.5",
+        "JOB_STALE_SECONDS": "20",
+        "PYTHONPATH": str(REPO),
+    }
+    stack = Stack(env=env, log_dir=log_dir)
+    migrated = stack.run("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    imported = stack.run("import-movielens", str(data_dir() / "ml-100k"))
+    assert imported.returncode == 0, imported.stderr
+    stack.start_worker()
+    stack.start_api()
+    try:
+        yield stack
+    except Exception:
+        print(stack.logs())
+        raise
+    finally:
+        for process in reversed(stack.processes):
+            stack.stop(process)

@@ -1,0 +1,49 @@
+"""Service unit tests: a migrated SQLite database per test, the app in process, the
+in-process worker, and httpx talking ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from service.core.config import get_settings
+from service.db.session import sync_session_factory
+from tests.scenario import ADMIN, CLIENT
+
+
+@pytest.fixture
+def settings_env(tmp_path, monkeypatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path}/recsys.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("WORKER_MODE", "inprocess")
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("ADMIN_API_KEY", ADMIN["X-API-Key"])
+    monkeypatch.setenv("CLIENT_API_KEY", CLIENT["X-API-Key"])
+    monkeypatch.setenv("MODEL_POLL_SECONDS", "0.2")
+    get_settings.cache_clear()
+    sync_session_factory.cache_clear()
+    from service.db.migrate import upgrade_to_head
+
+    upgrade_to_head(get_settings().sync_database_url)
+    yield url
+    sync_session_factory().kw["bind"].dispose()
+    get_settings.cache_clear()
+    sync_session_factory.cache_clear()
+
+
+@pytest.fixture
+async def app(settings_env):
+    from service.api.main import create_app
+
+    application = create_app(get_settings())
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
