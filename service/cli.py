@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("source")
     importer.add_argument("--download-dir", default="var/data")
     importer.add_argument("--base-url", default=None, help="GroupLens mirror for names like ml-100k")
+    importer.add_argument("--split", default=None, help="import only the training part of an official split (u1..u5)")
 
     train = commands.add_parser("train", help="queue a training job with default hyperparameters")
     train.add_argument("--wait", action="store_true", help="block until the job finishes")
@@ -98,6 +99,7 @@ def _worker(_: argparse.Namespace, settings: Settings) -> int:
 def _beat(_: argparse.Namespace, settings: Settings) -> int:
     from workers.celery_app import celery_app
 
+    Path("var").mkdir(exist_ok=True)
     celery_app.start(["beat", "--loglevel=INFO", "--schedule=var/celerybeat-schedule"])
     return 0
 
@@ -105,7 +107,7 @@ def _beat(_: argparse.Namespace, settings: Settings) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from service.importer import import_movielens
 
-    counts = import_movielens(args.source, Path(args.download_dir), args.base_url)
+    counts = import_movielens(args.source, Path(args.download_dir), args.base_url, args.split)
     print(f"imported {counts['movies']} movies and {counts['ratings']} ratings")
     return 0
 

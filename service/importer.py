@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from recsys_core.data import MovieLensDataset, download_movielens, load_movielens
+from recsys_core.data import (
+    MovieLensDataset,
+    download_movielens,
+    load_movielens,
+    official_movielens_split,
+)
 from service.db.models import Movie, MovieGenre, Rating
 from service.db.session import sync_session
 
@@ -94,9 +100,15 @@ def _upsert(session: Session, table: Table, rows: list[dict[str, object]], keys:
         session.execute(statement, rows[start : start + CHUNK])
 
 
-def import_movielens(source: str, download_dir: Path, base_url: str | None = None) -> dict[str, int]:
+def import_movielens(
+    source: str, download_dir: Path, base_url: str | None = None, split: str | None = None
+) -> dict[str, int]:
+    """Import a release; with ``split`` (u1..u5, ua, ub) only that split's training part,
+    so its test part stays unseen for an honest evaluation of the service."""
     path = resolve_source(source, download_dir, base_url)
     dataset = load_movielens(path)
+    if split is not None:
+        dataset = replace(dataset, ratings=official_movielens_split(path, split).train)
     counts = import_dataset(dataset)
     log.info("imported %s: %s", dataset.name, counts)
     return counts

@@ -17,6 +17,7 @@ from service.core.errors import Conflict, Forbidden, Unauthorized
 from service.queue import JobDispatcher
 from service.services.jobs import AFTER_COMMIT
 from service.services.model_registry import ModelRegistry
+from service.services.new_movies import NewMoviesCache
 from service.services.popularity import PopularityCache
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,13 @@ def get_popularity(request: Request) -> PopularityCache:
 
 
 PopularityDep = Annotated[PopularityCache, Depends(get_popularity)]
+
+
+def get_new_movies(request: Request) -> NewMoviesCache:
+    return request.app.state.new_movies
+
+
+NewMoviesDep = Annotated[NewMoviesCache, Depends(get_new_movies)]
 
 
 def get_dispatcher(request: Request) -> JobDispatcher:

@@ -9,12 +9,22 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from service.api.routes import health, models, movies, ratings, recommendations, training
+from service.api.routes import (
+    dashboard,
+    health,
+    models,
+    movies,
+    ratings,
+    recommendations,
+    stats,
+    training,
+)
 from service.core.config import Settings, get_settings
 from service.core.errors import install_error_handlers
 from service.db.session import async_session_factory, build_async_engine
 from service.queue import build_dispatcher
 from service.services.model_registry import ModelRegistry
+from service.services.new_movies import NewMoviesCache
 from service.services.popularity import PopularityCache
 
 log = logging.getLogger(__name__)
@@ -31,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = async_session_factory(engine)
         app.state.registry = ModelRegistry(app.state.sessions)
         app.state.popularity = PopularityCache(settings.popularity_damping)
+        app.state.new_movies = NewMoviesCache()
         app.state.dispatcher = build_dispatcher(settings)
         with contextlib.suppress(Exception):
             await app.state.registry.refresh()
@@ -51,6 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, movies, ratings, training, models, recommendations):
+    for module in (health, movies, ratings, training, models, recommendations, stats, dashboard):
         app.include_router(module.router)
     return app

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     rating_max: float = 5.0
     popularity_damping: float = Field(default=10.0, ge=0, description="Prior strength of the damped mean.")
 
+    live_window: int = Field(default=500, ge=10, le=100_000, description="Ratings in the rolling live RMSE.")
+    drift_margin: float = Field(default=0.1, ge=0, le=10, description="Live RMSE above holdout RMSE by this flags drift.")
+    drift_min_ratings: int = Field(default=50, ge=1, description="Live ratings needed before drift can be flagged.")
+    genre_prior: float = Field(default=5.0, ge=0, description="Shrinkage of genre affinities for new movies.")
+
     model_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     model_retention: int = Field(default=5, ge=1, le=1000)
     activation_tolerance: float = Field(default=0.01, ge=0, le=10)

@@ -158,3 +158,50 @@ class ExplanationResponse(BaseModel):
     genre_matches: list[GenreMatch]
     similar_users: list[SimilarUserRating]
     summary: str
+
+
+class LiveHour(BaseModel):
+    hour: datetime
+    n: int
+    rmse: float | None
+    mae: float | None
+
+
+class LiveMetrics(BaseModel):
+    """Prequential accuracy of the active model on ratings it had not seen yet."""
+
+    model_version: int | None
+    window: int
+    n: int
+    rmse: float | None
+    mae: float | None
+    holdout_rmse: float | None
+    drift: bool = Field(description="Live RMSE exceeds the holdout RMSE by more than drift_margin.")
+    drift_margin: float
+    hourly: list[LiveHour]
+
+
+class SimilarMovie(BaseModel):
+    movie_id: int
+    title: str
+    year: int | None
+    genres: list[str]
+    similarity: float
+
+
+class SimilarMoviesResponse(BaseModel):
+    movie_id: int
+    model_version: int | None
+    strategy: Literal["factors", "genres"]
+    items: list[SimilarMovie]
+
+
+class PredictBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pairs: list[PredictRequest] = Field(min_length=1, max_length=10_000)
+
+
+class PredictBatchResponse(BaseModel):
+    model_version: int
+    predictions: list[PredictResponse]

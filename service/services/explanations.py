@@ -35,7 +35,9 @@ SIMILAR_USERS = 5
 MAX_RATERS_SCANNED = 5000
 
 
-async def explain(session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int) -> ExplanationResponse:
+async def explain(
+    session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int, top: int = TOP_CONTRIBUTIONS
+) -> ExplanationResponse:
     loaded = require_model(registry)
     movie = (await catalog.movies_by_id(session, [movie_id])).get(movie_id)
     if movie is None:
@@ -59,7 +61,7 @@ async def explain(session: AsyncSession, registry: ModelRegistry, user_id: int, 
         )
 
     decomposition = model.explain_vector(movie_id, list(rated), list(rated.values()), vec=vector)
-    contributions = _top_contributions(decomposition, rated_movies)
+    contributions = _top_contributions(decomposition, rated_movies, top)
     similar = await _similar_users(session, loaded, vector, user_id, movie_id)
     breakdown = PredictionBreakdown(
         global_mean=decomposition.global_mean,
@@ -81,7 +83,9 @@ async def explain(session: AsyncSession, registry: ModelRegistry, user_id: int, 
     )
 
 
-def _top_contributions(decomposition: Explanation, rated_movies: dict) -> list[RatedMovieContribution]:
+def _top_contributions(
+    decomposition: Explanation, rated_movies: dict, top: int = TOP_CONTRIBUTIONS
+) -> list[RatedMovieContribution]:
     return [
         RatedMovieContribution(
             movie_id=int(entry["item_id"]),
@@ -90,7 +94,7 @@ def _top_contributions(decomposition: Explanation, rated_movies: dict) -> list[R
             similarity=entry["similarity"],
             contribution=entry["contribution"],
         )
-        for entry in decomposition.top(TOP_CONTRIBUTIONS)
+        for entry in decomposition.top(top)
     ]
 
 

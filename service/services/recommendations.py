@@ -1,17 +1,21 @@
-"""Recommendations, predictions and explanations from the active model."""
+"""Recommendations and predictions from the active model, with the fallbacks around it."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.core.config import Settings
 from service.core.errors import NotFound, Unavailable
 from service.schemas.ml import (
     PredictResponse,
     RecommendationItem,
     RecommendationsResponse,
+    SimilarMovie,
+    SimilarMoviesResponse,
 )
 from service.services import catalog
 from service.services.model_registry import LoadedModel, ModelRegistry
+from service.services.new_movies import NewMoviesCache, content_scores, genre_affinities
 from service.services.popularity import PopularityCache, movies_in_genres
 from service.services.realtime import current_vector, rated_by
 
@@ -24,11 +28,15 @@ def require_model(registry: ModelRegistry) -> LoadedModel:
 
 async def recommend(
     session: AsyncSession,
+    settings: Settings,
     registry: ModelRegistry,
     popularity: PopularityCache,
+    new_movies: NewMoviesCache,
     user_id: int,
     n: int,
+    *,
     genres: list[str] | None = None,
+    explain: bool = False,
 ) -> RecommendationsResponse:
     rated = await rated_by(session, user_id)
     loaded = registry.current
@@ -36,7 +44,13 @@ async def recommend(
 
     if loaded is not None and vector is not None:
         ids, scores = loaded.model.recommend_vector(vector, n, list(rated))
-        picked = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i is not None]
+        picked = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+        rated_genres = await catalog.genres_of(session, rated)
+        affinities = genre_affinities(rated, rated_genres, settings.genre_prior)
+        new = await new_movies.get(session, loaded)
+        picked = sorted(
+            picked + content_scores(loaded, vector, affinities, new, set(rated)), key=lambda p: -p[1]
+        )[:n]
         strategy = "personalized"
     else:
         table = await popularity.table(session)
@@ -45,6 +59,18 @@ async def recommend(
         strategy = "genre_fallback" if genres else "popularity_fallback"
 
     movies = await catalog.movies_by_id(session, (m for m, _ in picked))
+    explanations: dict[int, str] = {}
+    if explain and strategy == "personalized":
+        from service.services.explanations import short_explanation
+
+        rated_movies = await catalog.movies_by_id(session, rated)
+        for movie_id, _ in picked:
+            explanations[movie_id] = short_explanation(
+                loaded, vector, movie_id, movies[movie_id].genres if movie_id in movies else [], rated, rated_movies
+            )
+    elif explain:
+        for movie_id, score in picked:
+            explanations[movie_id] = f"Popular and well rated (damped mean {score:.2f}); rate movies to personalize."
     items = [
         RecommendationItem(
             movie_id=movie_id,
@@ -53,6 +79,7 @@ async def recommend(
             genres=movies[movie_id].genres,
             score=score,
             predicted_rating=score if strategy == "personalized" else None,
+            explanation=explanations.get(movie_id),
         )
         for movie_id, score in picked
         if movie_id in movies
@@ -65,23 +92,74 @@ async def recommend(
     )
 
 
-async def predict(
-    session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int
-) -> PredictResponse:
+async def predict_many(
+    session: AsyncSession, registry: ModelRegistry, pairs: list[tuple[int, int]]
+) -> list[PredictResponse]:
     loaded = require_model(registry)
-    if not await catalog.known_movie_ids(session, [movie_id]):
-        raise NotFound(f"movie {movie_id} not found", field="movie_id")
-    vector = await current_vector(session, loaded, user_id)
+    known_movies = await catalog.known_movie_ids(session, (m for _, m in pairs))
+    for index, (_, movie_id) in enumerate(pairs):
+        if movie_id not in known_movies:
+            field = "movie_id" if len(pairs) == 1 else f"pairs[{index}].movie_id"
+            raise NotFound(f"movie {movie_id} not found", field=field)
     model = loaded.model
-    if vector is not None:
-        value = float(model.predict_vector(vector, [movie_id])[0])
+    results = []
+    vectors = {}
+    for user_id in dict.fromkeys(u for u, _ in pairs):
+        vectors[user_id] = await current_vector(session, loaded, user_id)
+    for user_id, movie_id in pairs:
+        vector = vectors[user_id]
+        if vector is not None:
+            value = float(model.predict_vector(vector, [movie_id])[0])
+        else:
+            value = float(model.predict([user_id], [movie_id])[0])
+        results.append(
+            PredictResponse(
+                user_id=user_id,
+                movie_id=movie_id,
+                predicted_rating=value,
+                model_version=loaded.version,
+                known_user=vector is not None,
+                known_movie=model.has_item(movie_id),
+            )
+        )
+    return results
+
+
+async def similar_movies(
+    session: AsyncSession, registry: ModelRegistry, movie_id: int, n: int
+) -> SimilarMoviesResponse:
+    """Neighbours in factor space, or by shared genres for a movie the model has not learned."""
+    movie = (await catalog.movies_by_id(session, [movie_id])).get(movie_id)
+    if movie is None:
+        raise NotFound(f"movie {movie_id} not found", field="movie_id")
+    loaded = registry.current
+    if loaded is not None and loaded.model.has_item(movie_id):
+        ids, sims = loaded.model.similar_items(movie_id, n)
+        picked = [(int(i), float(s)) for i, s in zip(ids, sims, strict=True)]
+        strategy = "factors"
     else:
-        value = float(model.predict([user_id], [movie_id])[0])
-    return PredictResponse(
-        user_id=user_id,
+        picked = await _genre_neighbours(session, movie_id, set(movie.genres), n)
+        strategy = "genres"
+    movies = await catalog.movies_by_id(session, (m for m, _ in picked))
+    return SimilarMoviesResponse(
         movie_id=movie_id,
-        predicted_rating=value,
-        model_version=loaded.version,
-        known_user=vector is not None,
-        known_movie=model.has_item(movie_id),
+        model_version=loaded.version if loaded else None,
+        strategy=strategy,  # type: ignore[arg-type]
+        items=[
+            SimilarMovie(movie_id=m, title=movies[m].title, year=movies[m].year, genres=movies[m].genres, similarity=s)
+            for m, s in picked
+            if m in movies
+        ],
     )
+
+
+async def _genre_neighbours(session: AsyncSession, movie_id: int, genres: set[str], n: int) -> list[tuple[int, float]]:
+    if not genres:
+        return []
+    candidates = await movies_in_genres(session, list(genres))
+    candidates.discard(movie_id)
+    candidate_genres = await catalog.genres_of(session, candidates)
+    scored = [
+        (m, len(genres & set(g)) / len(genres | set(g))) for m, g in candidate_genres.items()
+    ]
+    return sorted(scored, key=lambda p: (-p[1], p[0]))[:n]

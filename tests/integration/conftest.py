@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,51 +94,54 @@ def wait_until(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+@contextmanager
+def fresh_database() -> Iterator[str]:
     name = f"recsys_it_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    url = f"{REDIS_BASE}/11"
-    redis.Redis.from_url(url).flushdb()
-    return url
-
-
-@pytest.fixture(scope="session")
-def stack(pg_url, redis_url, tmp_path_factory) -> Iterator[Stack]:
-    log_dir = tmp_path_factory.mktemp("stack")
-    env = {
-        **os.environ,
-        "DATABASE_URL": pg_url,
-        "REDIS_URL": redis_url,
-        "WORKER_MODE": "celery",
-        "ENVIRONMENT": "test",
-        "ADMIN_API_KEY": ADMIN["X-API-Key"],
-        "CLIENT_API_KEY": CLIENT["X-API-Key"],
-        "MODEL_POLL_SECONDS": "0.5",
-        "JOB_STALE_SECONDS": "20",
-        "PYTHONPATH": str(REPO),
-    }
-    stack = Stack(env=env, log_dir=log_dir)
-    migrated = stack.run("migrate")
-    assert migrated.returncode == 0, migrated.stderr
-    imported = stack.run("import-movielens", str(data_dir() / "ml-100k"))
-    assert imported.returncode == 0, imported.stderr
-    stack.start_worker()
-    stack.start_api()
     try:
-        yield stack
-    except Exception:
-        print(stack.logs())
-        raise
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     finally:
-        for process in reversed(stack.processes):
-            stack.stop(process)
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def launch_stack(log_dir: Path, redis_db: int, *import_args: str) -> Iterator[Stack]:
+    """Migrate a fresh database, import MovieLens, start a Celery worker and one uvicorn."""
+    redis_url = f"{REDIS_BASE}/{redis_db}"
+    redis.Redis.from_url(redis_url).flushdb()
+    with fresh_database() as pg_url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": pg_url,
+            "REDIS_URL": redis_url,
+            "WORKER_MODE": "celery",
+            "ENVIRONMENT": "test",
+            "ADMIN_API_KEY": ADMIN["X-API-Key"],
+            "CLIENT_API_KEY": CLIENT["X-API-Key"],
+            "MODEL_POLL_SECONDS": "0.5",
+            "JOB_STALE_SECONDS": "20",
+            "PYTHONPATH": str(REPO),
+        }
+        stack = Stack(env=env, log_dir=log_dir)
+        try:
+            migrated = stack.run("migrate")
+            assert migrated.returncode == 0, migrated.stderr
+            imported = stack.run("import-movielens", str(data_dir() / "ml-100k"), *import_args)
+            assert imported.returncode == 0, imported.stderr
+            stack.start_worker()
+            stack.start_api()
+            yield stack
+        except BaseException:
+            print(stack.logs())
+            raise
+        finally:
+            for process in reversed(stack.processes):
+                stack.stop(process)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    with launch_stack(tmp_path_factory.mktemp("stack"), 11) as live:
+        yield live

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from service.api.deps import AdminKey, ReaderKey, RegistryDep, SessionDep
+from fastapi import APIRouter, Query, status
+
+from service.api.deps import AdminKey, ReaderKey, RegistryDep, SessionDep, SettingsDep
 from service.core.errors import Conflict, NotFound
-from service.schemas.ml import MetricsPublic, ModelVersionPublic
-from service.services import versions
+from service.schemas.ml import LiveMetrics, MetricsPublic, ModelVersionPublic
+from service.services import live_metrics, versions
 
 router = APIRouter(prefix="/api/ml", tags=["models"])
 
@@ -22,7 +24,7 @@ async def list_models(session: SessionDep) -> list[ModelVersionPublic]:
     dependencies=[AdminKey],
     responses={**NotFound.openapi(), **Conflict.openapi()},
 )
-async def activate_model(version: int, session: SessionDep, registry: RegistryDep) -> ModelVersionPublic:
+async def activate_model(version: int, session: SessionDep) -> ModelVersionPublic:
     """Make a version the one every API process serves (a rollback is an activation)."""
     return await versions.activate_version(session, version)
 
@@ -42,6 +44,17 @@ async def delete_model(version: int, session: SessionDep) -> None:
 async def metrics(session: SessionDep) -> MetricsPublic:
     """The active model's latest holdout metrics."""
     return await versions.active_metrics(session)
+
+
+@router.get("/metrics/live", response_model=LiveMetrics, dependencies=[ReaderKey])
+async def metrics_live(
+    session: SessionDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    window: Annotated[int | None, Query(ge=10, le=100_000)] = None,
+) -> LiveMetrics:
+    """Rolling RMSE/MAE of the active model on incoming ratings it had not seen, and drift."""
+    return await live_metrics.live_metrics(session, settings, registry, window)
 
 
 @router.get("/metrics/history", response_model=list[MetricsPublic], dependencies=[ReaderKey])

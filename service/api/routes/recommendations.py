@@ -4,14 +4,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from service.api.deps import PopularityDep, ReaderKey, RegistryDep, SessionDep
+from service.api.deps import (
+    NewMoviesDep,
+    PopularityDep,
+    ReaderKey,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+)
 from service.core.errors import NotFound, Unavailable
 from service.schemas.common import MAX_ID
 from service.schemas.ml import (
     ExplanationResponse,
+    PredictBatchRequest,
+    PredictBatchResponse,
     PredictRequest,
     PredictResponse,
     RecommendationsResponse,
+    SimilarMoviesResponse,
 )
 from service.services import explanations, recommendations
 
@@ -19,20 +29,28 @@ router = APIRouter(prefix="/api/ml", tags=["recommendations"])
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MovieId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TopN = Annotated[int, Query(ge=1, le=100)]
 
 
 @router.get("/recommendations/{user_id}", response_model=RecommendationsResponse, dependencies=[ReaderKey])
 async def get_recommendations(
     user_id: UserId,
     session: SessionDep,
+    settings: SettingsDep,
     registry: RegistryDep,
     popularity: PopularityDep,
-    n: Annotated[int, Query(ge=1, le=100)] = 10,
-    genres: Annotated[str | None, Query(max_length=500, description="Comma-separated genres for the cold-start fallback.")] = None,
+    new_movies: NewMoviesDep,
+    n: TopN = 10,
+    explain: bool = False,
+    genres: Annotated[
+        str | None, Query(max_length=500, description="Comma-separated genres for the cold-start fallback.")
+    ] = None,
 ) -> RecommendationsResponse:
     """Top-n unseen movies for a user; a user without ratings gets the popularity fallback."""
     wanted = [g.strip() for g in genres.split(",") if g.strip()] if genres else None
-    return await recommendations.recommend(session, registry, popularity, user_id, n, genres=wanted)
+    return await recommendations.recommend(
+        session, settings, registry, popularity, new_movies, user_id, n, genres=wanted, explain=explain
+    )
 
 
 @router.post(
@@ -43,7 +61,20 @@ async def get_recommendations(
 )
 async def predict(body: PredictRequest, session: SessionDep, registry: RegistryDep) -> PredictResponse:
     """The active model's predicted rating of a movie by a user."""
-    return await recommendations.predict(session, registry, body.user_id, body.movie_id)
+    return (await recommendations.predict_many(session, registry, [(body.user_id, body.movie_id)]))[0]
+
+
+@router.post(
+    "/predict/batch",
+    response_model=PredictBatchResponse,
+    dependencies=[ReaderKey],
+    responses={**NotFound.openapi(), **Unavailable.openapi()},
+)
+async def predict_batch(body: PredictBatchRequest, session: SessionDep, registry: RegistryDep) -> PredictBatchResponse:
+    """Predicted ratings for many (user, movie) pairs from one model version."""
+    pairs = [(p.user_id, p.movie_id) for p in body.pairs]
+    predictions = await recommendations.predict_many(session, registry, pairs)
+    return PredictBatchResponse(model_version=predictions[0].model_version, predictions=predictions)
 
 
 @router.get(
@@ -52,6 +83,23 @@ async def predict(body: PredictRequest, session: SessionDep, registry: RegistryD
     dependencies=[ReaderKey],
     responses={**NotFound.openapi(), **Unavailable.openapi()},
 )
-async def explain(user_id: UserId, movie_id: MovieId, session: SessionDep, registry: RegistryDep) -> ExplanationResponse:
+async def explain(
+    user_id: UserId,
+    movie_id: MovieId,
+    session: SessionDep,
+    registry: RegistryDep,
+    top: Annotated[int, Query(ge=1, le=1000, description="How many rated movies to list.")] = 5,
+) -> ExplanationResponse:
     """Why the model predicts what it does for this user and movie."""
-    return await explanations.explain(session, registry, user_id, movie_id)
+    return await explanations.explain(session, registry, user_id, movie_id, top)
+
+
+@router.get(
+    "/similar/{movie_id}",
+    response_model=SimilarMoviesResponse,
+    dependencies=[ReaderKey],
+    responses=NotFound.openapi(),
+)
+async def similar(movie_id: MovieId, session: SessionDep, registry: RegistryDep, n: TopN = 10) -> SimilarMoviesResponse:
+    """Movies most like this one: in factor space, or by genres for a movie the model has not learned."""
+    return await recommendations.similar_movies(session, registry, movie_id, n)

@@ -1,0 +1,54 @@
+// fetch() for the service's JSON API: the key header, the error shape, one retry after
+// asking for the admin key when a state-changing call is refused.
+
+import { askKey, forgetKey, getKey } from "./auth.js";
+
+export class ApiError extends Error {
+  constructor(status, error = {}) {
+    super(error.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error.code || "http_error";
+    this.field = error.field || null;
+    this.details = error.details || [];
+  }
+}
+
+async function send(path, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json" };
+  const key = getKey();
+  if (key) headers["X-API-Key"] = key;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 204) return null;
+  const payload = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, payload.error);
+  return payload;
+}
+
+/** GET (or any method) without needing the admin key. */
+export function api(path, options) {
+  return send(path, options);
+}
+
+/** Like api(), but 404 answers null (an endpoint or resource this server does not have). */
+export async function apiOptional(path) {
+  try {
+    return await send(path);
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}
+
+/** A state-changing call: asks for the admin key first if none is set, and again once if refused. */
+export async function adminApi(path, options = {}) {
+  if (!getKey() && !(await askKey())) throw new ApiError(0, { code: "no_key", message: "No admin key entered." });
+  try {
+    return await send(path, options);
+  } catch (error) {
+    if (error.status !== 401 && error.status !== 403) throw error;
+    forgetKey();
+    if (!(await askKey(`The server refused the key: ${error.message}`))) throw error;
+    return send(path, options);
+  }
+}

@@ -1,0 +1,77 @@
+// The active model: what it is, how it was trained, and its holdout metrics next to the
+// previous version's.
+
+import { fill, h } from "../dom.js";
+import * as fmt from "../format.js";
+import { METRICS, fullLabel } from "../metrics-catalog.js";
+
+/** The version to compare with: the newest one below the active, else the newest other. */
+export function previousOf(models, active) {
+  const others = models.filter((m) => m.version !== active.version && m.metrics);
+  return others.find((m) => m.version < active.version) || others[0] || null;
+}
+
+export function render(container, badge, models) {
+  const active = models.find((m) => m.is_active);
+  if (!active) {
+    fill(badge);
+    fill(container, h("p", { class: "muted", text: models.length
+      ? "No version is active. Activate one under Model versions."
+      : "No model yet. Train one with the form; the first model activates itself." }));
+    return;
+  }
+  const previous = previousOf(models, active);
+  fill(badge, h("span", { class: "badge badge-active", text: `v${active.version} active` }));
+  fill(
+    container,
+    h("div", { class: "active-grid", dataset: { activeVersion: active.version } },
+      h("div", { class: "facts" },
+        h("p", { class: "big-version" }, `v${active.version}`, h("span", { class: "muted", text: ` ${active.model_type}` })),
+        facts(active),
+        h("h3", { class: "subhead", text: "Hyperparameters" }),
+        hyperparams(active.hyperparams),
+      ),
+      h("div", { class: "table-wrap" }, metricsTable(active, previous)),
+    ),
+  );
+}
+
+function facts(model) {
+  return h("dl", { class: "facts-list" },
+    h("div", {}, h("dt", { text: "Trained" }), h("dd", { title: model.trained_at, text: `${fmt.dateTime(model.trained_at)} (${fmt.ago(model.trained_at)})` })),
+    h("div", {}, h("dt", { text: "Activated" }), h("dd", { text: fmt.dateTime(model.activated_at) })),
+    h("div", {}, h("dt", { text: "Training ratings" }), h("dd", { text: fmt.int(model.n_train_ratings) })),
+    h("div", {}, h("dt", { text: "Users × movies" }), h("dd", { text: `${fmt.int(model.n_users)} × ${fmt.int(model.n_items)}` })),
+  );
+}
+
+function hyperparams(params) {
+  return h("ul", { class: "chips" },
+    Object.entries(params || {})
+      .filter(([, value]) => value !== null)
+      .map(([name, value]) => h("li", { class: "chip" }, h("span", { class: "muted", text: `${name} ` }), String(value))));
+}
+
+function metricsTable(active, previous) {
+  const values = active.metrics || {};
+  const before = previous?.metrics || {};
+  return h("table", { class: "metrics-table", id: "active-metrics" },
+    h("caption", { class: "sr-only", text: "Holdout metrics of the active version and the previous one" }),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col", text: "Holdout metric" }),
+      h("th", { scope: "col", class: "num", text: `v${active.version}` }),
+      h("th", { scope: "col", class: "num", text: previous ? `v${previous.version}` : "previous" }),
+      h("th", { scope: "col", class: "num", text: "Δ" }),
+    )),
+    h("tbody", {}, METRICS.map((metric) => {
+      const digits = metric.integer ? 0 : 4;
+      const change = previous ? fmt.delta(metric.key, values[metric.key], before[metric.key]) : null;
+      return h("tr", { dataset: { metric: metric.key } },
+        h("th", { scope: "row", text: fullLabel(metric) }),
+        h("td", { class: "num", text: metric.integer ? fmt.int(values[metric.key]) : fmt.num(values[metric.key], digits) }),
+        h("td", { class: "num muted", text: previous ? (metric.integer ? fmt.int(before[metric.key]) : fmt.num(before[metric.key], digits)) : "–" }),
+        h("td", { class: `num delta delta-${change?.verdict || "none"}`, text: change ? fmt.signed(change.change, digits) : "–" }),
+      );
+    })),
+  );
+}
