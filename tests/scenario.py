@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-ADMIN = {"X-API-Key": "admin-test-key"}
-CLIENT = {"X-API-Key": "client-test-key"}
+from service.testing.stack import ADMIN_KEY, CLIENT_KEY
+
+ADMIN = {"X-API-Key": ADMIN_KEY}
+CLIENT = {"X-API-Key": CLIENT_KEY}
 
 FAST = {"n_factors": 8, "epochs": 4}
 

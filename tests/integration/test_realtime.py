@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from recsys_core.data import official_movielens_split
+from service.testing.stack import launch_stack
 from tests.conftest import data_dir
-from tests.integration.conftest import launch_stack
 from tests.scenario import CLIENT, FAST, train, wait_for_active
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,7 @@ async def test_folding_in_half_of_u1_test_improves_rmse_on_the_other_half(tmp_pa
     size = test.groupby("user_id")["item_id"].transform("size")
     fold_half, held_half = test[rank < size // 2], test[rank >= size // 2]
 
-    with launch_stack(tmp_path, 12, "--split", "u1") as u1_stack:
+    with launch_stack(tmp_path, 12, data_dir() / "ml-100k", "--split", "u1") as u1_stack:
         async with httpx.AsyncClient(base_url=u1_stack.api_urls[0], timeout=60) as client:
             job = await train(client, {**FAST, "n_factors": 15, "epochs": 12})
             await wait_for_active(client, job["model_version"])

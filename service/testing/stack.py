@@ -1,0 +1,146 @@
+"""A live stack on this machine for integration tests and benchmarks: a fresh PostgreSQL
+database built by the migrations, Redis, Celery worker processes and uvicorn processes,
+all running the same ``recsys`` commands as docker-compose."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN_KEY = "admin-test-key"
+CLIENT_KEY = "client-test-key"
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    log_dir: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    api_urls: list[str] = field(default_factory=list)
+    worker: subprocess.Popen | None = None
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "recsys"), *args], env=self.env, cwd=self.log_dir, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen([str(BIN / "recsys"), *args], env=self.env, cwd=self.log_dir, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def start_api(self, workers: int = 1) -> str:
+        port = free_port()
+        self.spawn(f"api-{port}", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers))
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(url + "/health"), 60, f"uvicorn on {port}")
+        self.api_urls.append(url)
+        return url
+
+    def start_worker(self) -> subprocess.Popen:
+        self.worker = self.spawn(f"worker-{len(self.processes)}", "worker")
+        return self.worker
+
+    def stop(self, process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.log_dir.glob("*.log"))
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    name = f"recsys_it_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def launch_stack(
+    log_dir: Path, redis_db: int, dataset: Path, *import_args: str, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """Migrate a fresh database, import MovieLens, start a Celery worker and one uvicorn."""
+    redis_url = f"{REDIS_BASE}/{redis_db}"
+    redis.Redis.from_url(redis_url).flushdb()
+    with fresh_database() as pg_url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": pg_url,
+            "REDIS_URL": redis_url,
+            "WORKER_MODE": "celery",
+            "ENVIRONMENT": "test",
+            "ADMIN_API_KEY": ADMIN_KEY,
+            "CLIENT_API_KEY": CLIENT_KEY,
+            "MODEL_POLL_SECONDS": "0.5",
+            "JOB_STALE_SECONDS": "20",
+            "PYTHONPATH": str(REPO),
+            **(extra_env or {}),
+        }
+        stack = Stack(env=env, log_dir=log_dir)
+        try:
+            migrated = stack.run("migrate")
+            assert migrated.returncode == 0, migrated.stderr
+            imported = stack.run("import-movielens", str(dataset), *import_args)
+            assert imported.returncode == 0, imported.stderr
+            stack.start_worker()
+            stack.start_api()
+            yield stack
+        except BaseException:
+            print(stack.logs())
+            raise
+        finally:
+            for process in reversed(stack.processes):
+                stack.stop(process)
+
+
