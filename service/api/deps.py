@@ -47,9 +47,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         callback()
 
 
-# scope="request": commit before the response is sent, so a client never reads a job
-# or rating that is not there yet.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="request")]
+# scope="function": the exit code (commit, then dispatch) runs when the endpoint returns,
+# before the response is sent, so a client's next request always sees what it wrote.
+# The default scope would commit only after the response has gone out.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_registry(request: Request) -> ModelRegistry:

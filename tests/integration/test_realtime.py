@@ -36,6 +36,14 @@ async def test_a_rating_posted_to_one_replica_shows_in_the_next_request_to_anoth
         moved = [abs(i["score"] - scores_before[i["movie_id"]]) for i in after["items"] if i["movie_id"] in scores_before]
         assert max(moved) > 1e-6
 
+        # Read-your-writes, many times over: the rating's transaction has committed before
+        # its response is sent, so the very next request on any replica sees it.
+        for user in range(10, 40):
+            top = (await b.get(f"/api/ml/recommendations/{user}", params={"n": 3})).json()["items"][0]["movie_id"]
+            await a.post("/api/ratings", json={"user_id": user, "movie_id": top, "rating": 3.0}, headers=CLIENT)
+            listed = (await b.get(f"/api/ml/recommendations/{user}", params={"n": 3})).json()["items"]
+            assert top not in [i["movie_id"] for i in listed]
+
         brand_new = 900_001
         await a.post("/api/ratings", json={"user_id": brand_new, "movie_id": 1, "rating": 5.0}, headers=CLIENT)
         assert (await b.get(f"/api/ml/recommendations/{brand_new}")).json()["strategy"] == "personalized"

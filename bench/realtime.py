@@ -1,0 +1,175 @@
+"""Real-time learning latency against a live stack (PostgreSQL, Redis, Celery, uvicorn).
+
+    python -m bench.realtime [--ratings 500] [--explains 300] [--out docs/benchmarks.md]
+
+For each sampled user it posts a rating of a movie currently in their top-10, then asks
+for their recommendations again and checks the rating is reflected (the movie is gone
+and the response came from the version it was folded into). It reports the time from
+sending the rating to having the reflecting recommendations (POST + GET), and the
+latency of explanation requests. Data: ml-100k from ../shared/data (or RECSYS_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from bench._machine import machine_info
+from bench._markdown import replace_section, table
+from service.testing.stack import ADMIN_KEY, CLIENT_KEY, launch_stack
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN = {"X-API-Key": ADMIN_KEY}
+CLIENT = {"X-API-Key": CLIENT_KEY}
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("RECSYS_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+def _train(client: httpx.Client) -> int:
+    job_id = client.post("/api/ml/train", json={}, headers=ADMIN).json()["job_id"]
+    while (job := client.get(f"/api/ml/training-status/{job_id}").json())["status"] not in (
+        "succeeded",
+        "failed",
+        "cancelled",
+    ):
+        time.sleep(0.2)
+    assert job["status"] == "succeeded", job
+    version = job["model_version"]
+    while client.get("/ready").json()["model_version"] != version:
+        time.sleep(0.1)
+    return version
+
+
+def _summary(values_ms: list[float]) -> dict[str, float]:
+    values = np.array(values_ms)
+    return {
+        "n": len(values),
+        "median": float(np.median(values)),
+        "p95": float(np.percentile(values, 95)),
+        "p99": float(np.percentile(values, 99)),
+        "max": float(values.max()),
+    }
+
+
+def measure(
+    base_url: str, n_ratings: int, n_explains: int, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    rng = random.Random(seed)
+    post_ms, get_ms, total_ms, explain_ms = [], [], [], []
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        version = _train(client)
+        for warm in range(20):
+            client.get(f"/api/ml/recommendations/{warm + 1}")
+        for _ in range(n_ratings):
+            user = rng.randint(1, 943)
+            top = client.get(f"/api/ml/recommendations/{user}").json()["items"]
+            movie = top[rng.randrange(len(top))]["movie_id"]
+            start = time.perf_counter()
+            posted = client.post(
+                "/api/ratings",
+                json={"user_id": user, "movie_id": movie, "rating": float(rng.randint(1, 5))},
+                headers=CLIENT,
+            )
+            middle = time.perf_counter()
+            recs = client.get(f"/api/ml/recommendations/{user}").json()
+            end = time.perf_counter()
+            assert (
+                posted.status_code == 201 and posted.json()["fold_in"]["model_version"] == version
+            )
+            assert recs["model_version"] == version and movie not in [
+                i["movie_id"] for i in recs["items"]
+            ]
+            post_ms.append((middle - start) * 1000)
+            get_ms.append((end - middle) * 1000)
+            total_ms.append((end - start) * 1000)
+        for _ in range(n_explains):
+            user = rng.randint(1, 943)
+            movie = client.get(f"/api/ml/recommendations/{user}").json()["items"][0]["movie_id"]
+            start = time.perf_counter()
+            response = client.get(f"/api/ml/explain/{user}/{movie}")
+            explain_ms.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200
+    return {
+        "POST rating (fold-in included)": _summary(post_ms),
+        "GET recommendations after it": _summary(get_ms),
+        "rating → reflecting recommendations": _summary(total_ms),
+        "GET explanation": _summary(explain_ms),
+    }
+
+
+def report(results: dict[str, dict[str, float]]) -> str:
+    rows = [
+        [
+            name,
+            s["n"],
+            f"{s['median']:.2f}",
+            f"{s['p95']:.2f}",
+            f"{s['p99']:.2f}",
+            f"{s['max']:.2f}",
+        ]
+        for name, s in results.items()
+    ]
+    total, explain = results["rating → reflecting recommendations"], results["GET explanation"]
+    targets = [
+        [
+            "rating → reflecting recommendations, median < 20 ms",
+            f"{total['median']:.2f} ms",
+            "PASS" if total["median"] < 20 else "FAIL",
+        ],
+        [
+            "rating → reflecting recommendations, p99 < 50 ms",
+            f"{total['p99']:.2f} ms",
+            "PASS" if total["p99"] < 50 else "FAIL",
+        ],
+        [
+            "explanation, median < 15 ms",
+            f"{explain['median']:.2f} ms",
+            "PASS" if explain["median"] < 15 else "FAIL",
+        ],
+    ]
+    machine = "\n".join(f"- {k}: {v}" for k, v in machine_info(REPO).items())
+    return "\n\n".join(
+        [
+            "## Real-time learning and explanations (live stack)",
+            "`python -m bench.realtime`: one uvicorn process, PostgreSQL, Redis and a Celery worker on this "
+            "machine, ml-100k, the default model. Each sample posts a rating of a movie in the user's top-10 "
+            "and immediately asks for the user's recommendations again over the same keep-alive connection; "
+            "every sample is checked to be reflected (movie gone, same model version). Milliseconds.",
+            table(["request", "n", "median", "p95", "p99", "max"], rows),
+            table(["target", "measured", ""], targets, "lrl"),
+            "Machine:\n\n" + machine,
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.realtime",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--ratings", type=int, default=500)
+    parser.add_argument("--explains", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        launch_stack(Path(tmp), 13, data_dir() / "ml-100k") as stack,
+    ):
+        results = measure(stack.api_urls[0], args.ratings, args.explains)
+    body = report(results)
+    print(body)
+    replace_section(args.out, "realtime", body)
+
+
+if __name__ == "__main__":
+    main()
