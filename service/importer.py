@@ -37,6 +37,22 @@ def resolve_source(source: str, download_dir: Path, base_url: str | None = None)
     raise FileNotFoundError(f"{source} is neither an existing folder/zip, a URL nor a GroupLens name like ml-100k")
 
 
+class ImportRejected(ValueError):
+    """The archive is not a readable MovieLens release; nothing was written."""
+
+
+def import_archive(archive: Path, split: str | None = None) -> dict[str, object]:
+    """Read an uploaded archive completely, then write it in one transaction."""
+    try:
+        dataset = load_movielens(archive)
+        if split is not None:
+            dataset = replace(dataset, ratings=official_movielens_split(archive, split).train)
+        _require_integer_ids(dataset.ratings, dataset.movies)
+    except Exception as exc:  # any failure to parse means the upload is unusable
+        raise ImportRejected(f"not a readable MovieLens archive: {type(exc).__name__}: {exc}") from exc
+    return {"dataset": dataset.name, **import_dataset(dataset)}
+
+
 def import_dataset(dataset: MovieLensDataset) -> dict[str, int]:
     """Upsert movies, genres and ratings. All or nothing: a failure leaves the database as it was."""
     movies = dataset.movies

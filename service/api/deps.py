@@ -43,8 +43,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
-    for callback in session.info.pop(AFTER_COMMIT, []):
-        callback()
+        for callback in session.info.pop(AFTER_COMMIT, []):
+            await callback(session)
 
 
 # scope="function": the exit code (commit, then dispatch) runs when the endpoint returns,

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from service.api.limits import BodyLimitMiddleware
 from service.api.routes import (
     dashboard,
     health,
+    imports,
     models,
     movies,
     ratings,
@@ -23,6 +25,7 @@ from service.core.config import Settings, get_settings
 from service.core.errors import install_error_handlers
 from service.db.session import async_session_factory, build_async_engine
 from service.queue import build_dispatcher
+from service.services.housekeeping import housekeeping_forever
 from service.services.model_registry import ModelRegistry
 from service.services.new_movies import NewMoviesCache
 from service.services.popularity import PopularityCache
@@ -45,13 +48,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.dispatcher = build_dispatcher(settings)
         with contextlib.suppress(Exception):
             await app.state.registry.refresh()
-        poller = asyncio.create_task(app.state.registry.poll_forever(settings.model_poll_seconds))
+        background = [
+            asyncio.create_task(app.state.registry.poll_forever(settings.model_poll_seconds)),
+            asyncio.create_task(housekeeping_forever(app.state.sessions, settings)),
+        ]
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             app.state.dispatcher.shutdown()
             await engine.dispose()
 
@@ -62,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, import_limit=settings.max_import_bytes)
     for module in (health, movies, ratings, training, models, recommendations, stats, dashboard):
         app.include_router(module.router)
+    app.include_router(imports.router)
     return app

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     drift_min_ratings: int = Field(default=50, ge=1, description="Live ratings needed before drift can be flagged.")
     genre_prior: float = Field(default=5.0, ge=0, description="Shrinkage of genre affinities for new movies.")
 
+    max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest JSON request body.")
+    max_import_bytes: int = Field(default=512 * 2**20, ge=1024, description="Largest MovieLens archive upload.")
+
     model_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     model_retention: int = Field(default=5, ge=1, le=1000)
     activation_tolerance: float = Field(default=0.01, ge=0, le=10)

@@ -118,7 +118,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
+                413: "payload_too_large"}
         return _json(
             exc.status_code,
             ErrorBody(code=code.get(exc.status_code, "http_error"), message=str(exc.detail)),

@@ -64,3 +64,16 @@ def claim_job(job_id: str, stale_before: datetime) -> Update:
             error=None,
         )
     )
+
+
+def fail_stale_jobs(stale_before: datetime, seconds: float) -> Update:
+    """A running job whose worker stopped reporting progress is failed, with the reason."""
+    return (
+        update(TrainingJob)
+        .where(TrainingJob.status == "running", TrainingJob.heartbeat_at < stale_before)
+        .values(
+            status="failed",
+            finished_at=utcnow(),
+            error=f"worker lost: no progress reported for more than {seconds:.0f} s",
+        )
+    )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core.errors import Conflict, NotFound
+from service.core.errors import Conflict, NotFound, Unavailable
 from service.core.model_types import MODEL_TYPES, retrain_hyperparams
 from service.db import statements
 from service.db.models import TrainingJob, utcnow
@@ -16,9 +17,31 @@ from service.schemas.ml import EpochPoint, JobPublic, TrainRequest
 AFTER_COMMIT = "after_commit"
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run ``callback`` once the request's transaction has committed (see api.deps)."""
     session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+def _queue_after_commit(session: AsyncSession, dispatch: Callable[[str], None], job_id: str) -> None:
+    """Send the job to the queue only once its row exists; if the broker is unreachable,
+    say so (503) and fail the job with the reason instead of leaving it queued forever."""
+
+    async def send(committed: AsyncSession) -> None:
+        try:
+            await asyncio.to_thread(dispatch, job_id)
+        except Exception as exc:
+            await committed.execute(
+                update(TrainingJob)
+                .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
+                .values(status="failed", finished_at=utcnow(), error=f"could not queue the job: {type(exc).__name__}: {exc}")
+            )
+            await committed.commit()
+            raise Unavailable(f"the job queue is unreachable; job {job_id} was marked failed, retry later") from exc
+
+    after_commit(session, send)
 
 
 async def create_training_job(
@@ -29,7 +52,7 @@ async def create_training_job(
     )
     session.add(job)
     await session.flush()
-    after_commit(session, lambda: dispatch(job.id))
+    _queue_after_commit(session, dispatch, job.id)
     return job
 
 
@@ -48,7 +71,7 @@ async def create_retrain_jobs(session: AsyncSession, dispatch: Callable[[str], N
     session.add_all(jobs)
     await session.flush()
     for job in jobs:
-        after_commit(session, lambda job_id=job.id: dispatch(job_id))
+        _queue_after_commit(session, dispatch, job.id)
     return jobs
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.errors import Conflict, NotFound
 from service.db import statements
-from service.db.models import MetricRecord, ModelVersion
+from service.db.models import MetricRecord, ModelArtifact, ModelVersion
 from service.schemas.ml import MetricsPublic, ModelVersionPublic
 
 
@@ -58,6 +60,7 @@ async def activate_version(session: AsyncSession, version: int) -> ModelVersionP
     target = await get_version(session, version)
     if target.status != "ready":
         raise Conflict(f"model version {version} is {target.status}, not ready", field="version")
+    await _require_intact_artifact(session, target)
     try:
         # A savepoint: if a concurrent activation wins the unique index, report a conflict.
         async with session.begin_nested():
@@ -68,6 +71,16 @@ async def activate_version(session: AsyncSession, version: int) -> ModelVersionP
     await session.refresh(target)
     metrics = (await _latest_metrics(session)).get(version)
     return _public(target, metrics)
+
+
+async def _require_intact_artifact(session: AsyncSession, version: ModelVersion) -> None:
+    """Refuse to activate a version whose stored artifact no longer matches its checksum."""
+    data = await session.scalar(select(ModelArtifact.data).where(ModelArtifact.version == version.version))
+    if data is None or hashlib.sha256(data).hexdigest() != version.artifact_checksum:
+        raise Conflict(
+            f"model version {version.version}'s artifact is missing or fails its checksum; refusing to activate it",
+            field="version",
+        )
 
 
 async def delete_version(session: AsyncSession, version: int) -> None:

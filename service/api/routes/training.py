@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from service.api.deps import AdminKey, DispatcherDep, ReaderKey, SessionDep
-from service.core.errors import Conflict, NotFound
+from service.core.errors import Conflict, NotFound, Unavailable
 from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, TrainRequest
 from service.services import jobs
 
@@ -22,6 +22,7 @@ def _accepted(request: Request, job_id: str, status_name: str) -> JobAccepted:
     response_model=JobAccepted,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[AdminKey],
+    responses=Unavailable.openapi(),
 )
 async def train(body: TrainRequest, request: Request, session: SessionDep, dispatcher: DispatcherDep) -> JobAccepted:
     """Queue a training job; poll its status URL for progress."""
@@ -34,6 +35,7 @@ async def train(body: TrainRequest, request: Request, session: SessionDep, dispa
     response_model=JobsAccepted,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[AdminKey],
+    responses=Unavailable.openapi(),
 )
 async def retrain(request: Request, session: SessionDep, dispatcher: DispatcherDep) -> JobsAccepted:
     """Retrain every configured model type on all current ratings."""
