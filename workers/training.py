@@ -199,7 +199,7 @@ def _train(job_id: str) -> Outcome:
             )
         )
         if _should_activate(session, version, settings.activation_tolerance):
-            for statement in statements.activation(version.version):
+            for statement in statements.activation(version.version, session.get_bind().dialect.name):
                 session.execute(statement)
         job.status = "succeeded"
         job.progress = 1.0

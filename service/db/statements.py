@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Delete, Executable, Select, Update, delete, select, update
+from sqlalchemy import Delete, Executable, Select, Update, delete, func, select, update
 
 from service.db.models import ModelVersion, TrainingJob, UserState, utcnow
 
@@ -21,10 +21,19 @@ def activate(version: int) -> Update:
     )
 
 
-def activation(version: int) -> list[Executable]:
-    """Make ``version`` the only active one and drop user states folded into any other:
-    the unique partial index turns a racing activation into an IntegrityError."""
-    return [deactivate_all(), activate(version), drop_user_states_except(version)]
+ACTIVATION_LOCK = 0x7265_6373  # any constant shared by every process that activates
+
+
+def activation(version: int, dialect: str) -> list[Executable]:
+    """Make ``version`` the only active one and drop user states folded into any other.
+
+    The unique partial index is what guarantees a single active version; on PostgreSQL a
+    transaction-scoped advisory lock also queues concurrent activations so they do not
+    deadlock on each other's row locks (SQLite already serializes writers)."""
+    statements: list[Executable] = [deactivate_all(), activate(version), drop_user_states_except(version)]
+    if dialect == "postgresql":
+        statements.insert(0, select(func.pg_advisory_xact_lock(ACTIVATION_LOCK)))
+    return statements
 
 
 def drop_user_states_except(version: int) -> Delete:

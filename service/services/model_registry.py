@@ -50,6 +50,7 @@ class ModelRegistry:
                     self.current = None
                     return None
                 if self.current is not None and self.current.version == active.version:
+                    self.last_error = None
                     return self.current
                 artifact = (
                     await session.scalars(

@@ -64,7 +64,7 @@ async def activate_version(session: AsyncSession, version: int) -> ModelVersionP
     try:
         # A savepoint: if a concurrent activation wins the unique index, report a conflict.
         async with session.begin_nested():
-            for statement in statements.activation(version):
+            for statement in statements.activation(version, session.bind.dialect.name):
                 await session.execute(statement)
     except IntegrityError as exc:
         raise Conflict("another activation happened at the same time; retry", field="version") from exc

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,10 +108,15 @@ def fresh_database() -> Iterator[str]:
 
 @contextmanager
 def launch_stack(
-    log_dir: Path, redis_db: int, dataset: Path, *import_args: str, extra_env: dict[str, str] | None = None
+    log_dir: Path,
+    redis_db: int,
+    dataset: Path,
+    *import_args: str,
+    extra_env: dict[str, str] | None = None,
+    redis_base: str = REDIS_BASE,
 ) -> Iterator[Stack]:
     """Migrate a fresh database, import MovieLens, start a Celery worker and one uvicorn."""
-    redis_url = f"{REDIS_BASE}/{redis_db}"
+    redis_url = f"{redis_base}/{redis_db}"
     redis.Redis.from_url(redis_url).flushdb()
     with fresh_database() as pg_url:
         env = {
@@ -144,3 +149,38 @@ def launch_stack(
                 stack.stop(process)
 
 
+
+
+@contextmanager
+def private_redis(log_dir: Path) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """A redis-server of the test's own on a free port, so a test can stop and restart it
+    without touching the machine's shared instance. Yields (url, stop, start)."""
+    port = free_port()
+    process: subprocess.Popen | None = None
+
+    def start() -> None:
+        nonlocal process
+        process = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(log_dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: _redis_up(port), 20, f"redis on {port}")
+
+    def stop() -> None:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            process.wait(10)
+
+    start()
+    try:
+        yield f"redis://127.0.0.1:{port}", stop, start
+    finally:
+        stop()
+
+
+def _redis_up(port: int) -> bool:
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False

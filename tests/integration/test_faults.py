@@ -1,0 +1,201 @@
+"""Faults against real processes: a killed worker, Redis stopping, PostgreSQL restarting,
+racing activations, concurrent writers, and a tampered model artifact."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from recsys_core.model import MatrixFactorization
+from service.testing.stack import launch_stack, private_redis, wait_until
+from tests.conftest import data_dir
+from tests.scenario import ADMIN, CLIENT, FAST, train, wait_for_active, wait_for_job
+
+pytestmark = pytest.mark.integration
+
+ML100K = data_dir() / "ml-100k"
+
+
+def db(stack):
+    return psycopg.connect(stack.env["DATABASE_URL"], autocommit=True)
+
+
+async def ensure_model(client: httpx.AsyncClient) -> int:
+    version = (await client.get("/ready")).json()["model_version"]
+    if version is None:
+        job = await train(client)
+        version = job["model_version"]
+        await wait_for_active(client, version)
+    return version
+
+
+async def test_a_worker_killed_mid_training_does_not_leave_the_job_running(tmp_path):
+    with launch_stack(tmp_path, 11, ML100K, extra_env={"JOB_STALE_SECONDS": "4"}) as stack:
+        async with httpx.AsyncClient(base_url=stack.api_urls[0], timeout=30) as client:
+            slow = await client.post("/api/ml/train", json={"hyperparams": {"n_factors": 96, "epochs": 400}},
+                                     headers=ADMIN)
+            job_id = slow.json()["job_id"]
+
+            async def running() -> bool:
+                job = (await client.get(f"/api/ml/training-status/{job_id}")).json()
+                return job["status"] == "running" and job["current_epoch"] >= 2
+
+            for _ in range(600):
+                if await running():
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("training never got going")
+            os.killpg(stack.worker.pid, signal.SIGKILL)
+            stack.worker.wait(10)
+
+            job = await wait_for_job(client, job_id, timeout=60)
+            assert job["status"] == "failed" and "worker lost" in job["error"]
+            assert job["current_epoch"] < 400
+
+            stack.start_worker()
+            later = await train(client)
+            assert later["status"] == "succeeded" and later["model_version"] is not None
+
+
+async def test_without_redis_the_api_serves_and_keeps_every_rating(tmp_path):
+    with private_redis(tmp_path) as (redis_base, stop_redis, start_redis), \
+            launch_stack(tmp_path, 0, ML100K, redis_base=redis_base) as stack:
+        async with httpx.AsyncClient(base_url=stack.api_urls[0], timeout=30) as client:
+            version = await ensure_model(client)
+            stop_redis()
+            ready = await client.get("/ready")
+            assert ready.status_code == 503 and ready.json()["broker"] is False and ready.json()["database"]
+
+            accepted = []
+            for k in range(20):
+                movie = 1 + k
+                response = await client.post("/api/ratings", json={"user_id": 3, "movie_id": movie, "rating": 1.0 + k % 5},
+                                             headers=CLIENT)
+                assert response.status_code == 201, response.text
+                assert response.json()["fold_in"]["folded_in"] and response.json()["fold_in"]["model_version"] == version
+                accepted.append((movie, 1.0 + k % 5))
+            recs = await client.get("/api/ml/recommendations/3")
+            assert recs.status_code == 200 and recs.json()["strategy"] == "personalized"
+            assert not {m for m, _ in accepted} & {i["movie_id"] for i in recs.json()["items"]}
+
+            refused = await client.post("/api/ml/train", json={"hyperparams": FAST}, headers=ADMIN)
+            assert refused.status_code == 503 and refused.json()["error"]["code"] == "unavailable"
+            failed = (await client.get("/api/ml/training-status", params={"limit": 1})).json()[0]
+            assert failed["status"] == "failed" and "could not queue" in failed["error"]
+
+            start_redis()
+            for _ in range(100):
+                if (await client.get("/ready")).status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("never ready again after Redis came back")
+            after = await client.post("/api/ratings", json={"user_id": 3, "movie_id": 200, "rating": 5.0}, headers=CLIENT)
+            assert after.status_code == 201 and after.json()["fold_in"]["folded_in"]
+            accepted.append((200, 5.0))
+            with db(stack) as conn:
+                stored = dict(conn.execute("SELECT movie_id, rating FROM ratings WHERE user_id = 3").fetchall())
+            assert all(stored[m] == r for m, r in accepted)
+            job = await train(client)
+            assert job["status"] == "succeeded"
+
+
+async def test_the_api_recovers_from_a_postgresql_restart(stack):
+    async with httpx.AsyncClient(base_url=stack.api_urls[0], timeout=30) as client:
+        await ensure_model(client)
+        assert (await client.get("/api/ml/recommendations/5")).status_code == 200
+        cluster = sorted(Path("/etc/postgresql").iterdir())[0].name
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"], check=True,
+                       timeout=120)
+        wait_until(lambda: httpx.get(stack.api_urls[0] + "/ready", timeout=5).status_code == 200, 60, "ready again")
+        assert (await client.get("/api/ml/recommendations/5")).status_code == 200
+        posted = await client.post("/api/ratings", json={"user_id": 5, "movie_id": 9, "rating": 4.0}, headers=CLIENT)
+        assert posted.status_code == 201 and posted.json()["fold_in"]["folded_in"]
+
+
+async def test_racing_activations_leave_exactly_one_active_version(stack):
+    async with httpx.AsyncClient(base_url=stack.api_urls[0], timeout=60) as client:
+        await ensure_model(client)
+        other = (await train(client, {**FAST, "seed": 7}))["model_version"]
+        versions = [m["version"] for m in (await client.get("/api/ml/models")).json()]
+        assert other in versions and len(versions) >= 2
+        results = await asyncio.gather(*[
+            client.post(f"/api/ml/models/activate/{versions[i % 2]}", headers=ADMIN) for i in range(24)
+        ])
+        assert {r.status_code for r in results} <= {200, 409}
+        with db(stack) as conn:
+            assert conn.execute("SELECT count(*) FROM model_versions WHERE is_active").fetchone()[0] == 1
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute("UPDATE model_versions SET is_active = true")
+
+
+async def test_concurrent_writers_for_one_user_end_at_the_last_write_of_each_movie(stack):
+    user, movies = 777_777, list(range(1, 17))
+    async with httpx.AsyncClient(base_url=stack.api_urls[0], timeout=60,
+                                 limits=httpx.Limits(max_connections=32)) as client:
+        version = await ensure_model(client)
+        last: dict[int, float] = {}
+
+        async def writer(movie: int) -> None:
+            rng = random.Random(movie)
+            for _ in range(8):
+                rating = float(rng.randint(1, 5))
+                response = await client.post("/api/ratings", json={"user_id": user, "movie_id": movie, "rating": rating},
+                                             headers=CLIENT)
+                assert response.status_code == 201, response.text
+                last[movie] = rating
+
+        await asyncio.gather(*(writer(m) for m in movies))
+        with db(stack) as conn:
+            stored = dict(conn.execute("SELECT movie_id, rating FROM ratings WHERE user_id = %s", (user,)).fetchall())
+            artifact = conn.execute("SELECT data FROM model_artifacts WHERE version = %s", (version,)).fetchone()[0]
+        assert stored == last
+        model = MatrixFactorization.from_bytes(bytes(artifact))
+        expected = model.solve_user(list(stored), list(stored.values()))
+        for movie in (50, 100, 181):
+            got = (await client.post("/api/ml/predict", json={"user_id": user, "movie_id": movie})).json()
+            assert got["predicted_rating"] == pytest.approx(model.predict_vector(expected, [movie])[0], abs=1e-9)
+
+
+async def test_a_tampered_artifact_is_refused_and_the_active_model_keeps_serving(stack):
+    async with httpx.AsyncClient(base_url=stack.api_urls[0], timeout=60) as client:
+        serving = await ensure_model(client)
+        spare = (await train(client, {**FAST, "seed": 11}))["model_version"]
+        assert (await client.post(f"/api/ml/models/activate/{serving}", headers=ADMIN)).status_code == 200
+        await wait_for_active(client, serving)
+        with db(stack) as conn:
+            conn.execute(
+                "UPDATE model_artifacts SET data = overlay(data placing '\\x00ff'::bytea from 200) WHERE version = %s",
+                (spare,),
+            )
+        refused = await client.post(f"/api/ml/models/activate/{spare}", headers=ADMIN)
+        assert refused.status_code == 409 and "checksum" in refused.json()["error"]["message"]
+
+        with db(stack) as conn, conn.transaction():  # an activation that bypasses the API's check
+            conn.execute("UPDATE model_versions SET is_active = false WHERE is_active")
+            conn.execute("UPDATE model_versions SET is_active = true WHERE version = %s", (spare,))
+        for _ in range(50):
+            ready = (await client.get("/ready")).json()
+            if ready["active_version"] == spare:
+                break
+            await asyncio.sleep(0.1)
+        assert ready["model_version"] == serving and not ready["ready"] and "refused" in ready["detail"]
+        recs = (await client.get("/api/ml/recommendations/1")).json()
+        assert recs["model_version"] == serving and recs["items"]
+
+        restored = await client.post(f"/api/ml/models/activate/{serving}", headers=ADMIN)
+        assert restored.status_code == 200
+        for _ in range(50):
+            if (ready := (await client.get("/ready")).json())["ready"]:
+                break
+            await asyncio.sleep(0.1)
+        assert ready["ready"] and ready["detail"] is None
