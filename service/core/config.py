@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     retrain_schedule: str = Field(default="0 3 * * 0", description="Cron expression (min hour dom mon dow).")
     job_stale_seconds: float = Field(default=600.0, gt=0)
     visibility_timeout_seconds: int = Field(default=4 * 3600, ge=60)
-    default_hyperparams: dict[str, object] = Field(default_factory=dict)
 
     @field_validator("database_url")
     @classmethod
