@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
+from service.db.session import prepare_sqlite_file
 
 
 def alembic_config(sync_url: str | None = None) -> Config:
@@ -19,6 +20,8 @@ def alembic_config(sync_url: str | None = None) -> Config:
 
 
 def upgrade_to_head(sync_url: str | None = None) -> None:
+    if sync_url and sync_url.startswith("sqlite"):
+        prepare_sqlite_file(sync_url)
     command.upgrade(alembic_config(sync_url), "head")
 
 

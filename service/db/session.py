@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.core.config import Settings, get_settings
 
 
-def _prepare_sqlite_file(url: str) -> None:
+def prepare_sqlite_file(url: str) -> None:
+    """SQLite creates the file but not its folder."""
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +33,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def build_async_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
-        _prepare_sqlite_file(settings.database_url)
+        prepare_sqlite_file(settings.database_url)
         engine = create_async_engine(settings.async_database_url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -43,7 +44,7 @@ def build_async_engine(settings: Settings) -> AsyncEngine:
 
 def build_sync_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
-        _prepare_sqlite_file(settings.database_url)
+        prepare_sqlite_file(settings.database_url)
         engine = create_engine(settings.sync_database_url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
