@@ -1,9 +1,9 @@
 // The training form, built from the API's own schema of the hyperparameters (so it never
 // drifts from MFParams), showing the field-level errors the API returns.
 
-import { adminApi, api } from "../api.js";
-import { $, fill, h, say } from "../dom.js";
-import { toast } from "../dialogs.js";
+import { adminApi, api } from "./api.js";
+import { $, fill, h, say } from "./dom.js";
+import { toast } from "./dialogs.js";
 
 // Used only when /openapi.json is unavailable.
 const FALLBACK = {

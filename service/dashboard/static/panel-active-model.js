@@ -1,9 +1,9 @@
 // The active model: what it is, how it was trained, and its holdout metrics next to the
 // previous version's.
 
-import { fill, h } from "../dom.js";
-import * as fmt from "../format.js";
-import { METRICS, fullLabel } from "../metrics-catalog.js";
+import { fill, h } from "./dom.js";
+import * as fmt from "./format.js";
+import { METRICS } from "./metrics-catalog.js";
 
 /** The version to compare with: the newest one below the active, else the newest other. */
 export function previousOf(models, active) {
@@ -63,15 +63,17 @@ function metricsTable(active, previous) {
       h("th", { scope: "col", class: "num", text: previous ? `v${previous.version}` : "previous" }),
       h("th", { scope: "col", class: "num", text: "Δ" }),
     )),
-    h("tbody", {}, METRICS.map((metric) => {
+    h("tbody", {}, METRICS.flatMap((metric, i) => {
+      const header = i === 0 || METRICS[i - 1].group !== metric.group
+        ? [h("tr", { class: "group-row" }, h("th", { scope: "rowgroup", colspan: "4", text: metric.group }))] : [];
       const digits = metric.integer ? 0 : 4;
       const change = previous ? fmt.delta(metric.key, values[metric.key], before[metric.key]) : null;
-      return h("tr", { dataset: { metric: metric.key } },
-        h("th", { scope: "row", text: fullLabel(metric) }),
+      return [...header, h("tr", { dataset: { metric: metric.key } },
+        h("th", { scope: "row", text: metric.label }),
         h("td", { class: "num", text: metric.integer ? fmt.int(values[metric.key]) : fmt.num(values[metric.key], digits) }),
         h("td", { class: "num muted", text: previous ? (metric.integer ? fmt.int(before[metric.key]) : fmt.num(before[metric.key], digits)) : "–" }),
         h("td", { class: `num delta delta-${change?.verdict || "none"}`, text: change ? fmt.signed(change.change, digits) : "–" }),
-      );
+      )];
     })),
   );
 }

@@ -1,11 +1,11 @@
 // Running jobs, live: status, epoch, progress, ETA and the per-epoch curves as the worker
 // reports them; a running job can be cancelled (the worker stops at the next epoch).
 
-import { adminApi } from "../api.js";
-import { axis, COLORS, plot } from "../charts.js";
-import { fill, h } from "../dom.js";
-import { toast } from "../dialogs.js";
-import * as fmt from "../format.js";
+import { adminApi } from "./api.js";
+import { axis, COLORS, plot } from "./charts.js";
+import { fill, h } from "./dom.js";
+import { toast } from "./dialogs.js";
+import * as fmt from "./format.js";
 
 export const ACTIVE = new Set(["queued", "running"]);
 const cards = new Map(); // job id -> { root, parts, chart }
@@ -101,6 +101,11 @@ function outcome(job) {
   return "";
 }
 
+/** Room above the plot for the legend, which wraps on narrow screens. */
+function topMargin(el) {
+  return el.clientWidth < 480 ? 64 : 30;
+}
+
 function drawCurves(card, job) {
   const key = `${job.history.length}:${card.chart.clientWidth}`;
   if (key === card.drawn) return;
@@ -113,8 +118,8 @@ function drawCurves(card, job) {
   ], {
     xaxis: axis({ title: { text: "epoch" }, range: [0.5, Math.max(job.total_epochs, epochs.length, 1) + 0.5], dtick: job.total_epochs > 20 ? undefined : 1 }),
     yaxis: axis({ title: { text: "loss" } }),
-    yaxis2: axis({ title: { text: "RMSE" }, overlaying: "y", side: "right", showgrid: false }),
-    margin: { l: 56, r: 56, t: 8, b: 40 },
-    legend: { orientation: "h", y: 1.12, x: 0 },
+    yaxis2: axis({ title: { text: "RMSE" }, overlaying: "y", side: "right", showgrid: false, tickmode: "auto", tickformat: ".3f" }),
+    margin: { l: 56, r: 60, t: topMargin(card.chart), b: 40 },
+    legend: { orientation: "h", yanchor: "bottom", y: 1.02, x: 0 },
   });
 }

@@ -19,5 +19,5 @@ export const CHARTED = METRICS.filter((m) => m.key !== "n_test");
 
 /** Long label, e.g. "NDCG@10 (held-out candidates)". */
 export function fullLabel(metric) {
-  return metric.group === "Held-out candidates" ? `${metric.label} (candidates)` : metric.label;
+  return metric.group === "Held-out candidates" ? `${metric.label} · cand.` : metric.label;
 }

@@ -1,7 +1,7 @@
 // Training history: every job with its outcome, duration, error text and the version made.
 
-import { fill, h } from "../dom.js";
-import * as fmt from "../format.js";
+import { fill, h } from "./dom.js";
+import * as fmt from "./format.js";
 
 export function render(container, jobs) {
   if (!jobs.length) {

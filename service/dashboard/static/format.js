@@ -37,7 +37,8 @@ export function ago(iso) {
   if (seconds < 45) return "just now";
   if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86400)} d ago`;
+  if (seconds < 60 * 86400) return `${Math.round(seconds / 86400)} d ago`;
+  return new Date(iso).toLocaleDateString("en-GB", { year: "numeric", month: "short", day: "2-digit" });
 }
 
 /** The change from `before` to `after`, and whether it is an improvement for this metric. */

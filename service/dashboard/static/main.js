@@ -1,0 +1,95 @@
+// Wires the panels to the API: one poller per data source, faster while a job runs, and
+// an immediate refresh after every action.
+
+import { api, apiOptional } from "./api.js";
+import { initAuth } from "./auth.js";
+import { onResize } from "./charts.js";
+import { $, fill, h } from "./dom.js";
+import { Poller } from "./poller.js";
+import * as activeModel from "./panel-active-model.js";
+import * as dataStats from "./panel-data-stats.js";
+import * as history from "./panel-history.js";
+import * as jobsPanel from "./panel-jobs.js";
+import * as liveChart from "./panel-live-chart.js";
+import * as metricsChart from "./panel-metrics-chart.js";
+import * as trainForm from "./panel-train-form.js";
+import * as tryIt from "./panel-try-it.js";
+import * as versions from "./panel-versions.js";
+
+const FAST_MS = 800;
+const SLOW_MS = 4000;
+const state = { jobs: [], models: [], metricsHistory: [], live: undefined, stats: null };
+const seen = { models: "", history: "" };
+
+const jobsPoller = new Poller(refreshJobs, SLOW_MS);
+const modelsPoller = new Poller(refreshModels, 5000);
+const livePoller = new Poller(refreshLive, 10000);
+const statsPoller = new Poller(refreshStats, 30000);
+
+async function refreshJobs() {
+  const before = new Map(state.jobs.map((j) => [j.id, j.status]));
+  state.jobs = await api("/api/ml/training-status?limit=50");
+  const anyActive = state.jobs.some((j) => jobsPanel.ACTIVE.has(j.status));
+  jobsPoller.setInterval(anyActive ? FAST_MS : SLOW_MS);
+  jobsPanel.render($("#jobs-body"), $("#jobs-note"), state.jobs, { onChange: () => jobsPoller.now() });
+  const key = JSON.stringify(state.jobs.map((j) => [j.id, j.status, j.current_epoch, j.model_version]));
+  if (key !== seen.history) {
+    seen.history = key;
+    history.render($("#history-body"), state.jobs);
+  }
+  const finished = state.jobs.some((j) => before.has(j.id) && jobsPanel.ACTIVE.has(before.get(j.id)) && !jobsPanel.ACTIVE.has(j.status));
+  if (finished) modelsPoller.now();
+}
+
+async function refreshModels() {
+  const [models, metricsHistory, ready] = await Promise.all([
+    api("/api/ml/models"),
+    api("/api/ml/metrics/history"),
+    api("/ready").catch((error) => ({ ready: false, detail: error.message })),
+  ]);
+  renderServing(ready);
+  const key = JSON.stringify([models, metricsHistory]);
+  if (key === seen.models) return;
+  seen.models = key;
+  state.models = models;
+  state.metricsHistory = metricsHistory;
+  activeModel.render($("#active-body"), $("#active-badge"), models);
+  versions.render($("#versions-body"), $("#versions-error"), models, { onChange: refreshAfterAction });
+  await metricsChart.render($("#metrics-chart"), metricsHistory, models);
+}
+
+async function refreshLive() {
+  state.live = await apiOptional("/api/ml/metrics/live");
+  await liveChart.render($("#live-chart"), $("#drift-badge"), $("#live-note"), state.live);
+}
+
+async function refreshStats() {
+  state.stats = await api("/api/stats?days=30");
+  await dataStats.render($("#data-counts"), $("#per-day-chart"), state.stats);
+}
+
+function renderServing(ready) {
+  const el = $("#serving");
+  el.dataset.ready = String(Boolean(ready.ready));
+  const text = ready.model_version ? `serving v${ready.model_version}` : ready.ready ? "no model yet" : "not ready";
+  fill(el, h("span", { class: "dot" }), h("span", { text: ready.ready ? text : `${text}${ready.detail ? ` · ${ready.detail}` : ""}` }));
+}
+
+function refreshAfterAction() {
+  seen.models = "";
+  modelsPoller.now();
+  livePoller.now();
+}
+
+function redrawCharts() {
+  seen.models = "";
+  modelsPoller.now();
+  livePoller.now();
+  statsPoller.now();
+}
+
+initAuth();
+trainForm.init($("#train-form"), { onQueued: () => jobsPoller.now() });
+tryIt.init($("#try"), { onRated: () => { livePoller.now(); statsPoller.now(); } });
+for (const poller of [jobsPoller, modelsPoller, livePoller, statsPoller]) poller.start();
+onResize(redrawCharts);

@@ -1,0 +1,73 @@
+// Model versions: activate (roll back) and delete, with a confirmation; the active version
+// cannot be deleted, as the API refuses it.
+
+import { adminApi } from "./api.js";
+import { confirmAction, toast } from "./dialogs.js";
+import { fill, h, say } from "./dom.js";
+import * as fmt from "./format.js";
+
+const NARROW_HIDDEN = new Set(["Trained", "Ratings"]);
+
+export function render(container, errorEl, models, { onChange }) {
+  if (!models.length) {
+    fill(container, h("p", { class: "muted", text: "No versions yet." }));
+    return;
+  }
+  fill(container, h("table", { class: "data-table", id: "versions-table" },
+    h("thead", {}, h("tr", {},
+      ["Version", "Trained", "Ratings", "RMSE", "NDCG@10", "Actions"].map((t) => h("th", { scope: "col", class: NARROW_HIDDEN.has(t) ? "hide-narrow" : undefined, text: t })))),
+    h("tbody", {}, models.map((model) => row(model, errorEl, onChange))),
+  ));
+}
+
+function row(model, errorEl, onChange) {
+  const v = model.version;
+  const activate = h("button", {
+    type: "button", class: "btn btn-small", text: "Activate", disabled: model.is_active || model.status !== "ready",
+    "aria-label": `Activate version ${v}`,
+    onclick: async () => {
+      if (!(await confirmAction({
+        title: `Activate v${v}?`,
+        message: `Every API process switches to v${v} within a second. Users' real-time fold-ins on other versions are dropped.`,
+        confirmLabel: `Activate v${v}`,
+      }))) return;
+      await act(errorEl, onChange, () => adminApi(`/api/ml/models/activate/${v}`, { method: "POST" }), `v${v} is now active`);
+    },
+  });
+  const remove = h("button", {
+    type: "button", class: "btn btn-small btn-danger-outline", text: "Delete",
+    "aria-label": `Delete version ${v}`, "aria-disabled": model.is_active ? "true" : undefined,
+    title: model.is_active ? "The active version cannot be deleted; activate another first" : undefined,
+    onclick: async () => {
+      if (model.is_active) {
+        say(errorEl, `Model version ${v} is active; activate another version first.`);
+        return;
+      }
+      if (!(await confirmAction({
+        title: `Delete v${v}?`, message: `Version ${v}, its artifact and its metrics are deleted. This cannot be undone.`,
+        confirmLabel: `Delete v${v}`, danger: true,
+      }))) return;
+      await act(errorEl, onChange, () => adminApi(`/api/ml/models/${v}`, { method: "DELETE" }), `v${v} deleted`);
+    },
+  });
+  return h("tr", { dataset: { version: v, active: String(model.is_active) }, class: model.is_active ? "row-active" : "" },
+    h("th", { scope: "row" }, `v${v} `, model.is_active ? h("span", { class: "badge badge-active", text: "active" }) : null,
+      model.status !== "ready" ? h("span", { class: "badge badge-failed", text: model.status }) : null),
+    h("td", { class: "hide-narrow", title: model.trained_at, text: fmt.dateTime(model.trained_at) }),
+    h("td", { class: "num hide-narrow", text: fmt.int(model.n_train_ratings) }),
+    h("td", { class: "num", text: fmt.num(model.metrics?.rmse) }),
+    h("td", { class: "num", text: fmt.num(model.metrics?.["ndcg@10"]) }),
+    h("td", { class: "row-actions" }, activate, remove),
+  );
+}
+
+async function act(errorEl, onChange, call, success) {
+  say(errorEl, "");
+  try {
+    await call();
+    toast(success, "success");
+  } catch (error) {
+    if (error.code !== "no_key") say(errorEl, error.message);
+  }
+  onChange();
+}

@@ -1,0 +1,113 @@
+"""Browser tests: the live stack of tests/integration (PostgreSQL, Redis, a Celery worker,
+uvicorn) with one model trained before the page opens, driven by headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.testing.stack import Stack, launch_stack
+from tests.conftest import REPO, data_dir
+from tests.scenario import ADMIN
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = REPO / "test-artifacts"
+# A Redis database of its own: a worker of another live stack (integration tests, benches)
+# sharing one would take this stack's jobs.
+REDIS_DB = 15  # 11-13: integration tests and benches, 14: bench/load.py
+SEED_HYPERPARAMS = {"n_factors": 4, "epochs": 3, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    """The same live stack as tests/integration: PostgreSQL, Redis, a Celery worker, uvicorn."""
+    with launch_stack(tmp_path_factory.mktemp("browser-stack"), REDIS_DB, data_dir() / "ml-100k") as live:
+        yield live
+
+
+@dataclass
+class Seeded:
+    url: str
+    job_id: str
+    version: int
+
+
+@pytest.fixture(scope="module")
+def seeded(stack) -> Seeded:
+    """The live stack with a first, deliberately small model trained and active."""
+    url = stack.api_urls[0]
+    with httpx.Client(base_url=url, timeout=30) as client:
+        accepted = client.post("/api/ml/train", json={"hyperparams": SEED_HYPERPARAMS}, headers=ADMIN)
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["job_id"]
+        deadline = time.monotonic() + 120
+        while (job := client.get(f"/api/ml/training-status/{job_id}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert job["status"] == "succeeded", job
+        while client.get("/ready").json()["model_version"] != job["model_version"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    return Seeded(url=url, job_id=job_id, version=job["model_version"])
+
+
+# Module scope: Playwright's sync API keeps an event loop running until it stops, which
+# would break the asyncio tests that run after these in the same session.
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class PageErrors:
+    messages: list[str] = field(default_factory=list)
+
+    def assert_none(self) -> None:
+        assert not self.messages, self.messages
+
+
+@pytest.fixture
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+@pytest.fixture
+def page(browser, page_errors) -> Iterator:
+    """A fresh browser context (so a fresh sessionStorage) at laptop size."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    tab.on("pageerror", lambda error: page_errors.messages.append(f"pageerror: {error}"))
+    # An HTTP error answer is logged by Chromium as "Failed to load resource"; the page
+    # shows those itself. Anything else on the console is a bug in the page.
+    tab.on("console", lambda msg: msg.type == "error" and "Failed to load resource" not in msg.text
+           and page_errors.messages.append(f"console: {msg.text}"))
+    yield tab
+    context.close()
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot under test-artifacts/ (git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if full_page:
+        page.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-page
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
