@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.config import Settings
 from service.core.errors import Conflict, Forbidden, Unauthorized
 from service.queue import JobDispatcher
+from service.services.catalog import MovieCache
 from service.services.jobs import AFTER_COMMIT
 from service.services.model_registry import ModelRegistry
 from service.services.new_movies import NewMoviesCache
@@ -72,6 +73,13 @@ def get_new_movies(request: Request) -> NewMoviesCache:
 
 
 NewMoviesDep = Annotated[NewMoviesCache, Depends(get_new_movies)]
+
+
+def get_movie_cache(request: Request) -> MovieCache:
+    return request.app.state.movie_cache
+
+
+MovieCacheDep = Annotated[MovieCache, Depends(get_movie_cache)]
 
 
 def get_dispatcher(request: Request) -> JobDispatcher:

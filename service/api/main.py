@@ -25,6 +25,7 @@ from service.core.config import Settings, get_settings
 from service.core.errors import install_error_handlers
 from service.db.session import async_session_factory, build_async_engine
 from service.queue import build_dispatcher
+from service.services.catalog import MovieCache
 from service.services.housekeeping import housekeeping_forever
 from service.services.model_registry import ModelRegistry
 from service.services.new_movies import NewMoviesCache
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = ModelRegistry(app.state.sessions)
         app.state.popularity = PopularityCache(settings.popularity_damping)
         app.state.new_movies = NewMoviesCache()
+        app.state.movie_cache = MovieCache()
         app.state.dispatcher = build_dispatcher(settings)
         with contextlib.suppress(Exception):
             await app.state.registry.refresh()

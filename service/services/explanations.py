@@ -25,6 +25,7 @@ from service.schemas.ml import (
     RatedMovieContribution,
     SimilarUserRating,
 )
+from service.schemas.movies import MoviePublic
 from service.services import catalog
 from service.services.model_registry import LoadedModel, ModelRegistry
 from service.services.realtime import current_vector, rated_by
@@ -46,6 +47,7 @@ async def explain(
     if not rated:
         raise NotFound(f"user {user_id} has no ratings to explain a recommendation from", field="user_id")
     vector = await current_vector(session, loaded, user_id)
+    user_mean = float(np.mean(list(rated.values())))
     rated_movies = await catalog.movies_by_id(session, rated)
     genres = _genre_matches(movie.genres, rated, rated_movies)
 
@@ -57,7 +59,7 @@ async def explain(
         return ExplanationResponse(
             user_id=user_id, movie_id=movie_id, title=movie.title, model_version=loaded.version,
             breakdown=breakdown, because_you_rated=[], genre_matches=genres, similar_users=[],
-            summary=_summary(movie.title, breakdown.predicted_rating, [], genres, [], new_movie=True),
+            summary=_summary(movie.title, breakdown.predicted_rating, [], genres, [], user_mean=user_mean, new_movie=True),
         )
 
     decomposition = model.explain_vector(movie_id, list(rated), list(rated.values()), vec=vector)
@@ -79,7 +81,7 @@ async def explain(
         because_you_rated=contributions,
         genre_matches=genres,
         similar_users=similar,
-        summary=_summary(movie.title, decomposition.prediction, contributions, genres, similar),
+        summary=_summary(movie.title, decomposition.prediction, contributions, genres, similar, user_mean=user_mean),
     )
 
 
@@ -143,31 +145,44 @@ def _summary(
     genres: list[GenreMatch],
     similar: list[SimilarUserRating],
     *,
+    user_mean: float,
     new_movie: bool = False,
 ) -> str:
     parts = [f"Predicted {predicted:.1f} for {title}"]
-    liked = [c for c in contributions if c.contribution > 0][:2]
+    # A positive share can come from a movie the user disliked that is unlike this one,
+    # so say which way the user felt about each movie named.
+    raising = [c for c in contributions if c.contribution > 0][:2]
+    liked = [c for c in raising if c.your_rating >= user_mean]
+    disliked = [c for c in raising if c.your_rating < user_mean]
     if liked:
-        parts.append("because you rated " + " and ".join(f"{c.title} {c.your_rating:g}" for c in liked))
+        parts.append("because you liked " + " and ".join(f"{c.title} ({c.your_rating:g})" for c in liked))
+    if disliked:
+        parts.append("you disliked " + " and ".join(f"{c.title} ({c.your_rating:g})" for c in disliked))
     drivers = [g for g in genres if g.drove_match][:2]
     if drivers:
         parts.append("you like " + " and ".join(f"{g.genre} ({g.affinity:+.1f})" for g in drivers))
     if similar:
-        fans = sum(1 for s in similar if s.rating >= 4)
-        parts.append(f"{fans} of {len(similar)} similar users rated it 4 or more")
+        mean = sum(s.rating for s in similar) / len(similar)
+        parts.append(f"{len(similar)} similar users rated it {mean:.1f} on average")
     if new_movie:
         parts.append("(new movie: scored from its genres)")
     return "; ".join(parts) + "."
 
 
 def short_explanation(
-    loaded: LoadedModel, vector: UserVector, movie_id: int, movie_genres: list[str],
-    rated: dict[int, float], rated_movies: dict,
+    loaded: LoadedModel,
+    vector: UserVector,
+    movie: MoviePublic,
+    rated: dict[int, float],
+    rated_movies: dict[int, MoviePublic],
 ) -> str:
     """The one-line form attached to each recommendation with ?explain=true."""
-    genres = _genre_matches(movie_genres, rated, rated_movies)
-    if not loaded.model.has_item(movie_id):
-        return _summary(rated_movies.get(movie_id).title if movie_id in rated_movies else "this movie",
-                        float(loaded.model.predict_vector(vector, [movie_id])[0]), [], genres, [], new_movie=True)
-    decomposition = loaded.model.explain_vector(movie_id, list(rated), list(rated.values()), vec=vector)
-    return _summary("it", decomposition.prediction, _top_contributions(decomposition, rated_movies), genres, [])
+    genres = _genre_matches(movie.genres, rated, rated_movies)
+    user_mean = float(np.mean(list(rated.values())))
+    model = loaded.model
+    if not model.has_item(movie.id):
+        predicted = float(model.predict_vector(vector, [movie.id])[0])
+        return _summary(movie.title, predicted, [], genres, [], user_mean=user_mean, new_movie=True)
+    decomposition = model.explain_vector(movie.id, list(rated), list(rated.values()), vec=vector)
+    contributions = _top_contributions(decomposition, rated_movies)
+    return _summary(movie.title, decomposition.prediction, contributions, genres, [], user_mean=user_mean)

@@ -32,6 +32,7 @@ async def recommend(
     registry: ModelRegistry,
     popularity: PopularityCache,
     new_movies: NewMoviesCache,
+    movie_cache: catalog.MovieCache,
     user_id: int,
     n: int,
     *,
@@ -45,12 +46,12 @@ async def recommend(
     if loaded is not None and vector is not None:
         ids, scores = loaded.model.recommend_vector(vector, n, list(rated))
         picked = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
-        rated_genres = await catalog.genres_of(session, rated)
-        affinities = genre_affinities(rated, rated_genres, settings.genre_prior)
         new = await new_movies.get(session, loaded)
-        picked = sorted(
-            picked + content_scores(loaded, vector, affinities, new, set(rated)), key=lambda p: -p[1]
-        )[:n]
+        if new.genres:  # movies the model has no factors for: score them from genres
+            rated_genres = {m: movie.genres for m, movie in (await movie_cache.get_many(session, rated)).items()}
+            affinities = genre_affinities(rated, rated_genres, settings.genre_prior)
+            content = content_scores(loaded, vector, affinities, new, set(rated))
+            picked = sorted(picked + content, key=lambda p: -p[1])[:n]
         strategy = "personalized"
     else:
         table = await popularity.table(session)
@@ -58,16 +59,15 @@ async def recommend(
         picked = table.top(n, exclude=set(rated), allowed=allowed)
         strategy = "genre_fallback" if genres else "popularity_fallback"
 
-    movies = await catalog.movies_by_id(session, (m for m, _ in picked))
+    movies = await movie_cache.get_many(session, (m for m, _ in picked))
     explanations: dict[int, str] = {}
     if explain and strategy == "personalized":
         from service.services.explanations import short_explanation
 
-        rated_movies = await catalog.movies_by_id(session, rated)
+        rated_movies = await movie_cache.get_many(session, rated)
         for movie_id, _ in picked:
-            explanations[movie_id] = short_explanation(
-                loaded, vector, movie_id, movies[movie_id].genres if movie_id in movies else [], rated, rated_movies
-            )
+            if movie_id in movies:
+                explanations[movie_id] = short_explanation(loaded, vector, movies[movie_id], rated, rated_movies)
     elif explain:
         for movie_id, score in picked:
             explanations[movie_id] = f"Popular and well rated (damped mean {score:.2f}); rate movies to personalize."

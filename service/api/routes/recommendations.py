@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from service.api.deps import (
+    MovieCacheDep,
     NewMoviesDep,
     PopularityDep,
     ReaderKey,
@@ -40,6 +41,7 @@ async def get_recommendations(
     registry: RegistryDep,
     popularity: PopularityDep,
     new_movies: NewMoviesDep,
+    movie_cache: MovieCacheDep,
     n: TopN = 10,
     explain: bool = False,
     genres: Annotated[
@@ -49,7 +51,7 @@ async def get_recommendations(
     """Top-n unseen movies for a user; a user without ratings gets the popularity fallback."""
     wanted = [g.strip() for g in genres.split(",") if g.strip()] if genres else None
     return await recommendations.recommend(
-        session, settings, registry, popularity, new_movies, user_id, n, genres=wanted, explain=explain
+        session, settings, registry, popularity, new_movies, movie_cache, user_id, n, genres=wanted, explain=explain
     )
 
 
