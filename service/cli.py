@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (celery mode only)")
+    serve.add_argument("--access-log", action="store_true", help="log every request (off: it costs throughput)")
 
     commands.add_parser("worker", help="run a Celery worker for training jobs")
     commands.add_parser("beat", help="run Celery beat (scheduled retrain, housekeeping)")
@@ -71,7 +72,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.admin_api_key:
         os.environ["ADMIN_API_KEY"] = _local_admin_key()
         get_settings.cache_clear()
-    uvicorn.run("service.api.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+    uvicorn.run(
+        "service.api.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=args.access_log,
+    )
     return 0
 
 
