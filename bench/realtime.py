@@ -23,30 +23,14 @@ import numpy as np
 
 from bench._machine import machine_info
 from bench._markdown import replace_section, table
-from service.testing.stack import ADMIN_KEY, CLIENT_KEY, launch_stack
+from service.testing.stack import CLIENT_KEY, launch_stack, train
 
 REPO = Path(__file__).resolve().parents[1]
-ADMIN = {"X-API-Key": ADMIN_KEY}
 CLIENT = {"X-API-Key": CLIENT_KEY}
 
 
 def data_dir() -> Path:
     return Path(os.environ.get("RECSYS_DATA_DIR", REPO.parent / "shared" / "data"))
-
-
-def _train(client: httpx.Client) -> int:
-    job_id = client.post("/api/ml/train", json={}, headers=ADMIN).json()["job_id"]
-    while (job := client.get(f"/api/ml/training-status/{job_id}").json())["status"] not in (
-        "succeeded",
-        "failed",
-        "cancelled",
-    ):
-        time.sleep(0.2)
-    assert job["status"] == "succeeded", job
-    version = job["model_version"]
-    while client.get("/ready").json()["model_version"] != version:
-        time.sleep(0.1)
-    return version
 
 
 def _summary(values_ms: list[float]) -> dict[str, float]:
@@ -66,7 +50,7 @@ def measure(
     rng = random.Random(seed)
     post_ms, get_ms, total_ms, explain_ms = [], [], [], []
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        version = _train(client)
+        version = train(client)
         for warm in range(20):
             client.get(f"/api/ml/recommendations/{warm + 1}")
         for _ in range(n_ratings):

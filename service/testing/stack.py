@@ -184,3 +184,29 @@ def _redis_up(port: int) -> bool:
         return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5).ping())
     except redis.RedisError:
         return False
+
+
+def train(client: httpx.Client, timeout: float = 300) -> int:
+    """Train the default model and wait until the API serves it (bounded, unlike a bare poll)."""
+    deadline = time.monotonic() + timeout
+    job_id = client.post("/api/ml/train", json={}, headers={"X-API-Key": ADMIN_KEY}).json()[
+        "job_id"
+    ]
+    while (job := client.get(f"/api/ml/training-status/{job_id}").json())["status"] not in (
+        "succeeded",
+        "failed",
+        "cancelled",
+    ):
+        assert time.monotonic() < deadline, f"training did not finish in {timeout:.0f} s: {job}"
+        time.sleep(0.2)
+    assert job["status"] == "succeeded", job
+    wait_for_version(client, job["model_version"], deadline)
+    return job["model_version"]
+
+
+def wait_for_version(client: httpx.Client, version: int, deadline: float) -> None:
+    while client.get("/ready").json()["model_version"] != version:
+        assert time.monotonic() < deadline, (
+            f"the API at {client.base_url} never loaded model {version}"
+        )
+        time.sleep(0.1)
