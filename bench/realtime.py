@@ -23,9 +23,10 @@ import numpy as np
 
 from bench._machine import machine_info
 from bench._markdown import replace_section, table
-from service.testing.stack import CLIENT_KEY, launch_stack, train
+from service.testing.stack import ADMIN_KEY, CLIENT_KEY, launch_stack, train
 
 REPO = Path(__file__).resolve().parents[1]
+ADMIN = {"X-API-Key": ADMIN_KEY}
 CLIENT = {"X-API-Key": CLIENT_KEY}
 
 
@@ -42,6 +43,26 @@ def _summary(values_ms: list[float]) -> dict[str, float]:
         "p99": float(np.percentile(values, 99)),
         "max": float(values.max()),
     }
+
+
+def activation_propagation(first: str, second: str, flips: int = 10) -> dict[str, float]:
+    """Activate versions alternately through one API process and time until the other serves it."""
+    with httpx.Client(base_url=first, timeout=30) as a, httpx.Client(base_url=second, timeout=30) as b:
+        versions = [m["version"] for m in a.get("/api/ml/models").json()][:2]
+        if len(versions) < 2:
+            train(a, {"seed": 1})
+            versions = [m["version"] for m in a.get("/api/ml/models").json()][:2]
+        seconds = []
+        for flip in range(flips):
+            target = versions[flip % 2]
+            start = time.perf_counter()
+            assert a.post(f"/api/ml/models/activate/{target}", headers=ADMIN).status_code == 200
+            deadline = start + 30
+            while b.get("/ready").json()["model_version"] != target:
+                assert time.perf_counter() < deadline, "the second process never switched"
+                time.sleep(0.01)
+            seconds.append((time.perf_counter() - start) * 1000)
+    return _summary(seconds)
 
 
 def measure(
@@ -150,6 +171,9 @@ def main(argv: list[str] | None = None) -> None:
         launch_stack(Path(tmp), 13, data_dir() / "ml-100k") as stack,
     ):
         results = measure(stack.api_urls[0], args.ratings, args.explains)
+        results["activation → served by another process"] = activation_propagation(
+            stack.api_urls[0], stack.start_api()
+        )
     body = report(results)
     print(body)
     replace_section(args.out, "realtime", body)

@@ -186,10 +186,11 @@ def _redis_up(port: int) -> bool:
         return False
 
 
-def train(client: httpx.Client, timeout: float = 300) -> int:
-    """Train the default model and wait until the API serves it (bounded, unlike a bare poll)."""
+def train(client: httpx.Client, hyperparams: dict[str, object] | None = None, timeout: float = 300) -> int:
+    """Train a model and wait until the API serves it (bounded, unlike a bare poll)."""
     deadline = time.monotonic() + timeout
-    job_id = client.post("/api/ml/train", json={}, headers={"X-API-Key": ADMIN_KEY}).json()[
+    body = {"hyperparams": hyperparams or {}}
+    job_id = client.post("/api/ml/train", json=body, headers={"X-API-Key": ADMIN_KEY}).json()[
         "job_id"
     ]
     while (job := client.get(f"/api/ml/training-status/{job_id}").json())["status"] not in (
@@ -200,8 +201,11 @@ def train(client: httpx.Client, timeout: float = 300) -> int:
         assert time.monotonic() < deadline, f"training did not finish in {timeout:.0f} s: {job}"
         time.sleep(0.2)
     assert job["status"] == "succeeded", job
-    wait_for_version(client, job["model_version"], deadline)
-    return job["model_version"]
+    version = job["model_version"]
+    active = [m["version"] for m in client.get("/api/ml/models").json() if m["is_active"]]
+    if active == [version]:  # the activation rule may keep the previous version
+        wait_for_version(client, version, deadline)
+    return version
 
 
 def wait_for_version(client: httpx.Client, version: int, deadline: float) -> None:
