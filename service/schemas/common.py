@@ -6,8 +6,12 @@ from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**63 - 1  # ids are BIGINT columns
 EntityId = Annotated[int, Field(ge=1, le=MAX_ID)]
+MAX_VERSION = 2**31 - 1  # model versions are INTEGER columns
+
+# PostgreSQL text cannot hold NUL; a string with one is refused as input, not sent to the database.
+NO_NUL = r"^[^\x00]*$"
 
 
 class Page(BaseModel, Generic[T]):

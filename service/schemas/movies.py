@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.schemas.common import EntityId
+from service.schemas.common import NO_NUL, EntityId
+
+Genre = Annotated[str, Field(pattern=NO_NUL)]
 
 
 class MovieBase(BaseModel):
-    title: str = Field(min_length=1, max_length=500)
+    title: str = Field(min_length=1, max_length=500, pattern=NO_NUL)
     year: int | None = Field(default=None, ge=1800, le=2200)
-    genres: list[str] = Field(default_factory=list, max_length=30)
+    genres: list[Genre] = Field(default_factory=list, max_length=30)
 
     @field_validator("genres")
     @classmethod

@@ -43,8 +43,9 @@ def enter_key(page) -> None:
     page.click("#key-button")
     page.fill("#key-input", ADMIN["X-API-Key"])
     page.click("#key-dialog button[value=ok]")
+    # The dialog's close event is dispatched as a task after the click returns.
+    page.wait_for_function("document.querySelector('#key-button').textContent === 'Admin key ✓'")
     assert page.evaluate("sessionStorage.getItem('recsys.adminKey')") == ADMIN["X-API-Key"]
-    assert page.text_content("#key-button") == "Admin key ✓"
 
 
 def train_from_form(page, hyperparams: dict) -> None:

@@ -5,11 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from service.api.deps import AdminKey, ReaderKey, RegistryDep, SessionDep, SettingsDep
+from service.api.params import Version
 from service.core.errors import Conflict, NotFound
 from service.schemas.ml import LiveMetrics, MetricsPublic, ModelVersionPublic
 from service.services import live_metrics, versions
 
 router = APIRouter(prefix="/api/ml", tags=["models"])
+
 
 
 @router.get("/models", response_model=list[ModelVersionPublic], dependencies=[ReaderKey])
@@ -24,7 +26,7 @@ async def list_models(session: SessionDep) -> list[ModelVersionPublic]:
     dependencies=[AdminKey],
     responses={**NotFound.openapi(), **Conflict.openapi()},
 )
-async def activate_model(version: int, session: SessionDep) -> ModelVersionPublic:
+async def activate_model(version: Version, session: SessionDep) -> ModelVersionPublic:
     """Make a version the one every API process serves (a rollback is an activation)."""
     return await versions.activate_version(session, version)
 
@@ -35,7 +37,7 @@ async def activate_model(version: int, session: SessionDep) -> ModelVersionPubli
     dependencies=[AdminKey],
     responses={**NotFound.openapi(), **Conflict.openapi()},
 )
-async def delete_model(version: int, session: SessionDep) -> None:
+async def delete_model(version: Version, session: SessionDep) -> None:
     """Delete a version; the active version cannot be deleted (409)."""
     await versions.delete_version(session, version)
 

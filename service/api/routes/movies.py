@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 
 from service.api.deps import ClientKey, ReaderKey, SessionDep
+from service.api.params import MovieId
 from service.core.errors import Conflict, NotFound
-from service.schemas.common import MAX_ID, Page
+from service.schemas.common import NO_NUL, Page
 from service.schemas.movies import MovieCreate, MoviePublic
 from service.services import catalog
 
@@ -16,8 +17,8 @@ router = APIRouter(prefix="/api/movies", tags=["movies"])
 @router.get("", response_model=Page[MoviePublic], dependencies=[ReaderKey])
 async def list_movies(
     session: SessionDep,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    genre: Annotated[str | None, Query(max_length=100)] = None,
+    search: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    genre: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=catalog.MAX_PAGE_SIZE)] = 20,
 ) -> Page[MoviePublic]:
@@ -27,7 +28,7 @@ async def list_movies(
 
 
 @router.get("/{movie_id}", response_model=MoviePublic, dependencies=[ReaderKey], responses=NotFound.openapi())
-async def get_movie(movie_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> MoviePublic:
+async def get_movie(movie_id: MovieId, session: SessionDep) -> MoviePublic:
     """One movie with its rating count and mean."""
     return await catalog.get_movie(session, movie_id)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from service.api.deps import ClientKey, ReaderKey, RegistryDep, SessionDep, SettingsDep
+from service.api.params import MovieId, UserId
 from service.core.errors import InvalidInput, NotFound
 from service.schemas.ratings import (
     FoldInResult,
@@ -53,12 +54,12 @@ async def post_ratings_batch(
     dependencies=[ClientKey],
     responses=NotFound.openapi(),
 )
-async def delete_rating(user_id: int, movie_id: int, session: SessionDep, registry: RegistryDep) -> FoldInResult:
+async def delete_rating(user_id: UserId, movie_id: MovieId, session: SessionDep, registry: RegistryDep) -> FoldInResult:
     """Delete one rating and refold the user."""
     return await realtime.unrate(session, registry, user_id, movie_id)
 
 
 @router.get("/api/users/{user_id}/ratings", response_model=list[RatingPublic], dependencies=[ReaderKey])
-async def get_user_ratings(user_id: int, session: SessionDep) -> list[RatingPublic]:
+async def get_user_ratings(user_id: UserId, session: SessionDep) -> list[RatingPublic]:
     """A user's ratings, newest first (an unknown user has none)."""
     return await ratings.user_ratings(session, user_id)

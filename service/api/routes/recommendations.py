@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from service.api.deps import (
     MovieCacheDep,
@@ -13,8 +13,9 @@ from service.api.deps import (
     SessionDep,
     SettingsDep,
 )
+from service.api.params import MovieId, UserId
 from service.core.errors import NotFound, Unavailable
-from service.schemas.common import MAX_ID
+from service.schemas.common import NO_NUL
 from service.schemas.ml import (
     ExplanationResponse,
     PredictBatchRequest,
@@ -28,8 +29,6 @@ from service.services import explanations, recommendations
 
 router = APIRouter(prefix="/api/ml", tags=["recommendations"])
 
-UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
-MovieId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TopN = Annotated[int, Query(ge=1, le=100)]
 
 
@@ -45,7 +44,8 @@ async def get_recommendations(
     n: TopN = 10,
     explain: bool = False,
     genres: Annotated[
-        str | None, Query(max_length=500, description="Comma-separated genres for the cold-start fallback.")
+        str | None,
+        Query(max_length=500, pattern=NO_NUL, description="Comma-separated genres for the cold-start fallback."),
     ] = None,
 ) -> RecommendationsResponse:
     """Top-n unseen movies for a user; a user without ratings gets the popularity fallback."""

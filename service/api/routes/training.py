@@ -5,11 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from service.api.deps import AdminKey, DispatcherDep, ReaderKey, SessionDep
+from service.api.params import JobId
 from service.core.errors import Conflict, NotFound, Unavailable
 from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, TrainRequest
 from service.services import jobs
 
 router = APIRouter(prefix="/api/ml", tags=["training"])
+
 
 
 def _accepted(request: Request, job_id: str, status_name: str) -> JobAccepted:
@@ -58,7 +60,7 @@ async def training_status(
     dependencies=[ReaderKey],
     responses=NotFound.openapi(),
 )
-async def training_job_status(job_id: str, session: SessionDep) -> JobPublic:
+async def training_job_status(job_id: JobId, session: SessionDep) -> JobPublic:
     """One job's status, progress, loss curve so far and error."""
     return jobs.to_public(await jobs.get_job(session, job_id))
 
@@ -69,6 +71,6 @@ async def training_job_status(job_id: str, session: SessionDep) -> JobPublic:
     dependencies=[AdminKey],
     responses={**NotFound.openapi(), **Conflict.openapi()},
 )
-async def cancel_training_job(job_id: str, session: SessionDep) -> JobPublic:
+async def cancel_training_job(job_id: JobId, session: SessionDep) -> JobPublic:
     """Cancel a job: at once if queued, at the next epoch if running."""
     return jobs.to_public(await jobs.cancel_job(session, job_id))
