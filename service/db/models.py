@@ -193,9 +193,9 @@ class TrainingJob(Base):
 class UserState(Base):
     """A user's factors re-solved after their latest rating, for one model version.
 
-    Every API process reads it, so the next request anywhere reflects the rating. Rows of
-    any version other than the active one are dropped on activation: the retrain behind a
-    new version has seen the ratings that produced them.
+    Every API process reads it, so the next request anywhere reflects the rating. A row
+    folded into a version that is no longer active is not served as is: the user is
+    re-solved against the active version from their stored ratings (see realtime.py).
     """
 
     __tablename__ = "user_states"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Delete, Executable, Select, Update, delete, func, select, update
+from sqlalchemy import Executable, Select, Update, func, select, update
 
-from service.db.models import ModelVersion, TrainingJob, UserState, utcnow
+from service.db.models import ModelVersion, TrainingJob, utcnow
 
 
 def deactivate_all() -> Update:
@@ -25,19 +25,18 @@ ACTIVATION_LOCK = 0x7265_6373  # any constant shared by every process that activ
 
 
 def activation(version: int, dialect: str) -> list[Executable]:
-    """Make ``version`` the only active one and drop user states folded into any other.
+    """Make ``version`` the only active one.
+
+    User states folded into other versions stay: they mark users whose ratings are newer
+    than a model, and are re-solved against the active version when read.
 
     The unique partial index is what guarantees a single active version; on PostgreSQL a
     transaction-scoped advisory lock also queues concurrent activations so they do not
     deadlock on each other's row locks (SQLite already serializes writers)."""
-    statements: list[Executable] = [deactivate_all(), activate(version), drop_user_states_except(version)]
+    statements: list[Executable] = [deactivate_all(), activate(version)]
     if dialect == "postgresql":
         statements.insert(0, select(func.pg_advisory_xact_lock(ACTIVATION_LOCK)))
     return statements
-
-
-def drop_user_states_except(version: int) -> Delete:
-    return delete(UserState).where(UserState.model_version != version)
 
 
 def active_version() -> Select[tuple[ModelVersion]]:

@@ -46,7 +46,7 @@ async def explain(
     rated = await rated_by(session, user_id)
     if not rated:
         raise NotFound(f"user {user_id} has no ratings to explain a recommendation from", field="user_id")
-    vector = await current_vector(session, loaded, user_id)
+    vector = await current_vector(session, loaded, user_id, rated)
     user_mean = float(np.mean(list(rated.values())))
     rated_movies = await catalog.movies_by_id(session, rated)
     genres = _genre_matches(movie.genres, rated, rated_movies)

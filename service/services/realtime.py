@@ -36,14 +36,26 @@ async def rated_by(session: AsyncSession, user_id: int) -> dict[int, float]:
     return {movie_id: rating for movie_id, rating in rows}
 
 
-async def current_vector(session: AsyncSession, loaded: LoadedModel, user_id: int) -> UserVector | None:
-    """The folded vector for the active version if there is one, else the trained one."""
+async def current_vector(
+    session: AsyncSession, loaded: LoadedModel, user_id: int, rated: dict[int, float] | None = None
+) -> UserVector | None:
+    """The user's vector under the active version.
+
+    A user who rated since the version was trained has a folded state. A state folded
+    into another version (ratings that arrived while a newer model trained, or just
+    before it was activated) is re-solved from the stored ratings against the active
+    version, so no rating is forgotten across a switch. Everyone else has their trained
+    vector. ``rated`` saves a query when the caller already has the user's ratings.
+    """
     state = await session.get(UserState, user_id)
-    if state is not None and state.model_version == loaded.version:
+    if state is None:
+        return loaded.model.user_vector(user_id)
+    if state.model_version == loaded.version:
         if state.n_ratings == 0:
             return None
         return UserVector(bias=state.bias, factors=np.frombuffer(state.factors, dtype=FACTOR_DTYPE))
-    return loaded.model.user_vector(user_id)
+    rated = rated if rated is not None else await rated_by(session, user_id)
+    return loaded.model.solve_user(list(rated), list(rated.values())) if rated else None
 
 
 async def _lock_users(session: AsyncSession, user_ids: Iterable[int]) -> None:

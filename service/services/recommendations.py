@@ -41,7 +41,7 @@ async def recommend(
 ) -> RecommendationsResponse:
     rated = await rated_by(session, user_id)
     loaded = registry.current
-    vector = await current_vector(session, loaded, user_id) if loaded else None
+    vector = await current_vector(session, loaded, user_id, rated) if loaded else None
 
     if loaded is not None and vector is not None:
         ids, scores = loaded.model.recommend_vector(vector, n, list(rated))

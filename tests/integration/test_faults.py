@@ -29,12 +29,16 @@ def db(stack):
 
 
 async def ensure_model(client: httpx.AsyncClient) -> int:
-    version = (await client.get("/ready")).json()["model_version"]
-    if version is None:
-        job = await train(client)
-        version = job["model_version"]
-        await wait_for_active(client, version)
-    return version
+    """The version the API serves, once it serves the active one (earlier tests may have
+    just switched it)."""
+    if (await client.get("/ready")).json()["active_version"] is None:
+        await train(client)
+    for _ in range(100):
+        ready = (await client.get("/ready")).json()
+        if ready["model_version"] is not None and ready["model_version"] == ready["active_version"]:
+            return ready["model_version"]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the API never served the active version: {ready}")
 
 
 async def test_a_worker_killed_mid_training_does_not_leave_the_job_running(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from recsys_core.data import load_movielens
 from service.importer import import_dataset
-from tests.scenario import ADMIN, CLIENT, train, wait_for_active
+from tests.scenario import ADMIN, CLIENT, FAST, train, wait_for_active
 
 NEW_USER = 50_000
 
@@ -180,3 +180,20 @@ async def test_cold_start_by_genre_and_new_movies(client, trained):
     assert 5000 in [i["movie_id"] for i in recs["items"]]
     explained = (await client.get(f"/api/ml/explain/{NEW_USER}/5000")).json()
     assert explained["breakdown"]["movie_bias"] == 0 and "new movie" in explained["summary"]
+
+
+async def test_ratings_folded_into_the_previous_version_survive_a_switch(client, trained, app):
+    """A rating that arrives while the next model trains is not lost when it activates."""
+    await rate(client, NEW_USER, 50, 5.0)
+    await rate(client, NEW_USER, 181, 1.0)
+    second = await train(client, {**FAST, "seed": 3})
+    activated = await client.post(f"/api/ml/models/activate/{second['model_version']}", headers=ADMIN)
+    assert activated.status_code == 200
+    await wait_for_active(client, second["model_version"])
+    model = app.state.registry.current.model
+    ratings = await stored_ratings(client, NEW_USER)
+    expected = model.predict_vector(model.solve_user(list(ratings), list(ratings.values())), [100])[0]
+    recs = (await client.get(f"/api/ml/recommendations/{NEW_USER}")).json()
+    assert recs["strategy"] == "personalized" and recs["model_version"] == second["model_version"]
+    got = (await client.post("/api/ml/predict", json={"user_id": NEW_USER, "movie_id": 100})).json()
+    assert got["predicted_rating"] == pytest.approx(expected, abs=1e-9) and got["known_user"]
