@@ -187,11 +187,12 @@ async def test_a_tampered_artifact_is_refused_and_the_active_model_keeps_serving
         with db(stack) as conn, conn.transaction():  # an activation that bypasses the API's check
             conn.execute("UPDATE model_versions SET is_active = false WHERE is_active")
             conn.execute("UPDATE model_versions SET is_active = true WHERE version = %s", (spare,))
-        for _ in range(50):
+        for _ in range(50):  # until the process has tried, and refused, to load it
             ready = (await client.get("/ready")).json()
-            if ready["active_version"] == spare:
+            if ready["detail"]:
                 break
             await asyncio.sleep(0.1)
+        assert ready["active_version"] == spare
         assert ready["model_version"] == serving and not ready["ready"] and "refused" in ready["detail"]
         recs = (await client.get("/api/ml/recommendations/1")).json()
         assert recs["model_version"] == serving and recs["items"]
