@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from service.api.limits import BodyLimitMiddleware
+from service.api.openapi import install_error_docs
 from service.api.routes import (
     dashboard,
     health,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_error_docs(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, import_limit=settings.max_import_bytes)
     for module in (health, movies, ratings, training, models, recommendations, stats, dashboard):
         app.include_router(module.router)

@@ -4,7 +4,6 @@ uvicorn) with one model trained before the page opens, driven by headless Chromi
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.testing.stack import Stack, launch_stack
+from service.testing.stack import Stack, launch_stack, train
 from tests.conftest import REPO, data_dir
-from tests.scenario import ADMIN
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -47,26 +45,16 @@ def seeded(stack) -> Seeded:
     """The live stack with a first, deliberately small model trained and active."""
     url = stack.api_urls[0]
     with httpx.Client(base_url=url, timeout=30) as client:
-        accepted = client.post("/api/ml/train", json={"hyperparams": SEED_HYPERPARAMS}, headers=ADMIN)
-        assert accepted.status_code == 202, accepted.text
-        job_id = accepted.json()["job_id"]
-        deadline = time.monotonic() + 120
-        while (job := client.get(f"/api/ml/training-status/{job_id}").json())["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.2)
-        assert job["status"] == "succeeded", job
-        while client.get("/ready").json()["model_version"] != job["model_version"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-    return Seeded(url=url, job_id=job_id, version=job["model_version"])
+        version = train(client, SEED_HYPERPARAMS, timeout=120)
+        job_id = next(m["job_id"] for m in client.get("/api/ml/models").json() if m["version"] == version)
+    return Seeded(url=url, job_id=job_id, version=version)
 
 
 # Module scope: Playwright's sync API keeps an event loop running until it stops, which
 # would break the asyncio tests that run after these in the same session.
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+    assert CHROMIUM.exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium (scripts/test.sh does), or set CHROMIUM_PATH"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -12,8 +12,6 @@ the live stack serves exactly this schema."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 import requests
@@ -30,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from service.api.main import create_app
 from service.core.config import Settings
-from service.testing.stack import ADMIN_KEY
+from service.testing.stack import ADMIN_KEY, train
 from tests.scenario import FAST
 
 pytestmark = pytest.mark.integration
@@ -70,27 +68,10 @@ schema = _schema()
 schema_no_key = _schema(examples={"enabled": False}, coverage={"enabled": False})
 
 
-def _train_and_activate(url: str) -> int:
-    """Train one small model and wait until the API process serves it."""
-    with httpx.Client(base_url=url, timeout=30) as client:
-        response = client.post("/api/ml/train", json={"hyperparams": FAST}, headers=ADMIN)
-        assert response.status_code == 202, response.text
-        job_id = response.json()["job_id"]
-        deadline = time.monotonic() + 120
-        while (job := client.get(f"/api/ml/training-status/{job_id}").json())["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.1)
-        assert job["status"] == "succeeded", job
-        version = job["model_version"]
-        while client.get("/ready").json()["model_version"] != version:
-            assert time.monotonic() < deadline, f"version {version} never loaded"
-            time.sleep(0.1)
-        return version
-
-
 @pytest.fixture(scope="module")
 def trained(stack) -> str:
-    _train_and_activate(stack.api_urls[0])
+    with httpx.Client(base_url=stack.api_urls[0], timeout=30) as client:
+        train(client, FAST, timeout=120)
     return stack.api_urls[0]
 
 
