@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = async_session_factory(engine)
+        app.state.read_sessions = async_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
         app.state.registry = ModelRegistry(app.state.sessions)
         app.state.popularity = PopularityCache(settings.popularity_damping)
         app.state.new_movies = NewMoviesCache()

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,14 @@ def install_error_handlers(app: FastAPI) -> None:
             ErrorBody(code=code.get(exc.status_code, "http_error"), message=str(exc.detail)),
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        # A lost connection (a restarting database) invalidates the pool, so the next
+        # request reconnects; this one is told to retry instead of getting a 500.
+        log.warning("database unavailable: %s", exc.orig)
+        body = ErrorBody(code="unavailable", message="the database is unavailable right now; retry")
+        return _json(503, body, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

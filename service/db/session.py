@@ -38,7 +38,7 @@ def build_async_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        settings.async_database_url, pool_size=10, max_overflow=20, pool_pre_ping=True
+        settings.async_database_url, pool_size=20, max_overflow=10
     )
 
 

@@ -4,7 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from service.api.deps import AdminKey, ReaderKey, RegistryDep, SessionDep, SettingsDep
+from service.api.deps import (
+    AdminKey,
+    ReaderKey,
+    ReadSessionDep,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+)
 from service.api.params import Version
 from service.core.errors import Conflict, NotFound
 from service.schemas.ml import LiveMetrics, MetricsPublic, ModelVersionPublic
@@ -15,7 +22,7 @@ router = APIRouter(prefix="/api/ml", tags=["models"])
 
 
 @router.get("/models", response_model=list[ModelVersionPublic], dependencies=[ReaderKey])
-async def list_models(session: SessionDep) -> list[ModelVersionPublic]:
+async def list_models(session: ReadSessionDep) -> list[ModelVersionPublic]:
     """Every model version with its status, metrics, hyperparameters and active flag."""
     return await versions.list_versions(session)
 
@@ -43,14 +50,14 @@ async def delete_model(version: Version, session: SessionDep) -> None:
 
 
 @router.get("/metrics", response_model=MetricsPublic, dependencies=[ReaderKey], responses=NotFound.openapi())
-async def metrics(session: SessionDep) -> MetricsPublic:
+async def metrics(session: ReadSessionDep) -> MetricsPublic:
     """The active model's latest holdout metrics."""
     return await versions.active_metrics(session)
 
 
 @router.get("/metrics/live", response_model=LiveMetrics, dependencies=[ReaderKey])
 async def metrics_live(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     registry: RegistryDep,
     window: Annotated[int | None, Query(ge=10, le=100_000)] = None,
@@ -60,6 +67,6 @@ async def metrics_live(
 
 
 @router.get("/metrics/history", response_model=list[MetricsPublic], dependencies=[ReaderKey])
-async def metrics_history(session: SessionDep) -> list[MetricsPublic]:
+async def metrics_history(session: ReadSessionDep) -> list[MetricsPublic]:
     """Every evaluation over time, oldest first."""
     return await versions.metrics_history(session)

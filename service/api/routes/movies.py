@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from service.api.deps import ClientKey, ReaderKey, SessionDep
+from service.api.deps import ClientKey, ReaderKey, ReadSessionDep, SessionDep
 from service.api.params import MovieId
 from service.core.errors import Conflict, NotFound
 from service.schemas.common import NO_NUL, Page
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/movies", tags=["movies"])
 
 @router.get("", response_model=Page[MoviePublic], dependencies=[ReaderKey])
 async def list_movies(
-    session: SessionDep,
+    session: ReadSessionDep,
     search: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     genre: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -28,7 +28,7 @@ async def list_movies(
 
 
 @router.get("/{movie_id}", response_model=MoviePublic, dependencies=[ReaderKey], responses=NotFound.openapi())
-async def get_movie(movie_id: MovieId, session: SessionDep) -> MoviePublic:
+async def get_movie(movie_id: MovieId, session: ReadSessionDep) -> MoviePublic:
     """One movie with its rating count and mean."""
     return await catalog.get_movie(session, movie_id)
 

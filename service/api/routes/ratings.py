@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from service.api.deps import ClientKey, ReaderKey, RegistryDep, SessionDep, SettingsDep
+from service.api.deps import (
+    ClientKey,
+    ReaderKey,
+    ReadSessionDep,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+)
 from service.api.params import MovieId, UserId
 from service.core.errors import InvalidInput, NotFound
 from service.schemas.ratings import (
@@ -60,6 +67,6 @@ async def delete_rating(user_id: UserId, movie_id: MovieId, session: SessionDep,
 
 
 @router.get("/api/users/{user_id}/ratings", response_model=list[RatingPublic], dependencies=[ReaderKey])
-async def get_user_ratings(user_id: UserId, session: SessionDep) -> list[RatingPublic]:
+async def get_user_ratings(user_id: UserId, session: ReadSessionDep) -> list[RatingPublic]:
     """A user's ratings, newest first (an unknown user has none)."""
     return await ratings.user_ratings(session, user_id)

@@ -9,8 +9,8 @@ from service.api.deps import (
     NewMoviesDep,
     PopularityDep,
     ReaderKey,
+    ReadSessionDep,
     RegistryDep,
-    SessionDep,
     SettingsDep,
 )
 from service.api.params import MovieId, UserId
@@ -35,7 +35,7 @@ TopN = Annotated[int, Query(ge=1, le=100)]
 @router.get("/recommendations/{user_id}", response_model=RecommendationsResponse, dependencies=[ReaderKey])
 async def get_recommendations(
     user_id: UserId,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     registry: RegistryDep,
     popularity: PopularityDep,
@@ -61,7 +61,7 @@ async def get_recommendations(
     dependencies=[ReaderKey],
     responses={**NotFound.openapi(), **Unavailable.openapi()},
 )
-async def predict(body: PredictRequest, session: SessionDep, registry: RegistryDep) -> PredictResponse:
+async def predict(body: PredictRequest, session: ReadSessionDep, registry: RegistryDep) -> PredictResponse:
     """The active model's predicted rating of a movie by a user."""
     return (await recommendations.predict_many(session, registry, [(body.user_id, body.movie_id)]))[0]
 
@@ -72,7 +72,7 @@ async def predict(body: PredictRequest, session: SessionDep, registry: RegistryD
     dependencies=[ReaderKey],
     responses={**NotFound.openapi(), **Unavailable.openapi()},
 )
-async def predict_batch(body: PredictBatchRequest, session: SessionDep, registry: RegistryDep) -> PredictBatchResponse:
+async def predict_batch(body: PredictBatchRequest, session: ReadSessionDep, registry: RegistryDep) -> PredictBatchResponse:
     """Predicted ratings for many (user, movie) pairs from one model version."""
     pairs = [(p.user_id, p.movie_id) for p in body.pairs]
     predictions = await recommendations.predict_many(session, registry, pairs)
@@ -88,7 +88,7 @@ async def predict_batch(body: PredictBatchRequest, session: SessionDep, registry
 async def explain(
     user_id: UserId,
     movie_id: MovieId,
-    session: SessionDep,
+    session: ReadSessionDep,
     registry: RegistryDep,
     top: Annotated[int, Query(ge=1, le=1000, description="How many rated movies to list.")] = 5,
 ) -> ExplanationResponse:
@@ -102,6 +102,6 @@ async def explain(
     dependencies=[ReaderKey],
     responses=NotFound.openapi(),
 )
-async def similar(movie_id: MovieId, session: SessionDep, registry: RegistryDep, n: TopN = 10) -> SimilarMoviesResponse:
+async def similar(movie_id: MovieId, session: ReadSessionDep, registry: RegistryDep, n: TopN = 10) -> SimilarMoviesResponse:
     """Movies most like this one: in factor space, or by genres for a movie the model has not learned."""
     return await recommendations.similar_movies(session, registry, movie_id, n)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import ReaderKey, SessionDep
+from service.api.deps import ReaderKey, ReadSessionDep
 from service.schemas.stats import StatsPublic
 from service.services import stats
 
@@ -12,6 +12,6 @@ router = APIRouter(prefix="/api", tags=["stats"])
 
 
 @router.get("/stats", response_model=StatsPublic, dependencies=[ReaderKey])
-async def get_stats(session: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30) -> StatsPublic:
+async def get_stats(session: ReadSessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30) -> StatsPublic:
     """Users, movies and ratings counts, and ratings per day over the last ``days`` days of data."""
     return await stats.data_stats(session, days)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from service.api.deps import AdminKey, DispatcherDep, ReaderKey, SessionDep
+from service.api.deps import AdminKey, DispatcherDep, ReaderKey, ReadSessionDep, SessionDep
 from service.api.params import JobId
 from service.core.errors import Conflict, NotFound, Unavailable
 from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, TrainRequest
@@ -47,7 +47,7 @@ async def retrain(request: Request, session: SessionDep, dispatcher: DispatcherD
 
 @router.get("/training-status", response_model=list[JobPublic], dependencies=[ReaderKey])
 async def training_status(
-    session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    session: ReadSessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[JobPublic]:
     """Recent training jobs, newest first."""
     return [jobs.to_public(j) for j in await jobs.recent_jobs(session, limit)]
@@ -60,7 +60,7 @@ async def training_status(
     dependencies=[ReaderKey],
     responses=NotFound.openapi(),
 )
-async def training_job_status(job_id: JobId, session: SessionDep) -> JobPublic:
+async def training_job_status(job_id: JobId, session: ReadSessionDep) -> JobPublic:
     """One job's status, progress, loss curve so far and error."""
     return jobs.to_public(await jobs.get_job(session, job_id))
 
