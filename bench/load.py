@@ -241,14 +241,15 @@ def run_wrk(
     out = subprocess.run(
         cmd + [url + path], capture_output=True, text=True, timeout=seconds + 60, check=True
     ).stdout
-    grab = lambda pattern: m.group(1) if (m := re.search(pattern, out)) else "?"
+    grab = lambda pattern: m.group(1) if (m := re.search(pattern, out, re.MULTILINE)) else "?"
     errors = re.search(r"Socket errors: (.*)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "requests": grab(r"(\d+) requests in"),
         "throughput": grab(r"Requests/sec:\s+([\d.]+)"),
-        "median": grab(r"50%\s+(\S+)"),
-        "p99": grab(r"99%\s+(\S+)"),
+        # Anchored: a "+/- Stdev" column such as "68.50%" also ends in "50%".
+        "median": grab(r"^\s+50%\s+(\S+)"),
+        "p99": grab(r"^\s+99%\s+(\S+)"),
         "errors": ", ".join(
             filter(
                 None,
