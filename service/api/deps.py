@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.config import Settings
 from service.core.errors import Conflict, Forbidden, Unauthorized
+from service.db.hooks import AFTER_COMMIT, TRANSACTION_END
 from service.queue import JobDispatcher
 from service.services.catalog import MovieCache
-from service.services.jobs import AFTER_COMMIT
 from service.services.model_registry import ModelRegistry
 from service.services.new_movies import NewMoviesCache
 from service.services.popularity import PopularityCache
@@ -36,8 +36,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: commit on success, roll back on error, and only then
-    run what was deferred until after the commit (queueing jobs)."""
+    """One transaction per request: commit on success, roll back on error, then release
+    what was held for the transaction and run what waited for the commit (queueing jobs)."""
     async with request.app.state.sessions() as session:
         try:
             yield session
@@ -48,6 +48,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        finally:
+            for release in session.info.pop(TRANSACTION_END, []):
+                release()
         for callback in session.info.pop(AFTER_COMMIT, []):
             await callback(session)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,18 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.errors import Conflict, NotFound, Unavailable
 from service.core.model_types import MODEL_TYPES, retrain_hyperparams
 from service.db import statements
+from service.db.hooks import after_commit
 from service.db.models import TrainingJob, utcnow
 from service.schemas.ml import EpochPoint, JobPublic, TrainRequest
-
-AFTER_COMMIT = "after_commit"
-
-
-AfterCommit = Callable[[AsyncSession], Awaitable[None]]
-
-
-def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
-    """Run ``callback`` once the request's transaction has committed (see api.deps)."""
-    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 def _queue_after_commit(session: AsyncSession, dispatch: Callable[[str], None], job_id: str) -> None:

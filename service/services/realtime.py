@@ -2,15 +2,16 @@
 item factors before the request answers, and is first scored as an unseen test case.
 
 The folded vector is stored in ``user_states`` (tagged with the model version) so every
-API process serves it from the next request on. Writes for one user are serialized (a
-transaction-scoped advisory lock on PostgreSQL, a process lock on the embedded SQLite),
-so the last write of each movie is what the stored vector was solved from.
+API process serves it from the next request on. Writes for one user are serialized
+until their transaction ends (advisory locks on PostgreSQL, striped process locks on the
+embedded SQLite), so the last write of each movie is what the stored vector was solved from.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -22,13 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys_core.model import UserVector
 from service.core.config import Settings
+from service.db.hooks import at_transaction_end
 from service.db.models import LivePrediction, Rating, UserState, utcnow
 from service.schemas.ratings import FoldInResult, RatingCreate, RatingPublic
 from service.services import ratings as rating_store
 from service.services.model_registry import LoadedModel, ModelRegistry
 
 FACTOR_DTYPE = np.float64
-_process_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+LOCK_STRIPES = 256
+_stripes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def rated_by(session: AsyncSession, user_id: int) -> dict[int, float]:
@@ -59,9 +64,23 @@ async def current_vector(
 
 
 async def _lock_users(session: AsyncSession, user_ids: Iterable[int]) -> None:
+    """Serialize writers of the same user until this transaction ends.
+
+    PostgreSQL: transaction-scoped advisory locks, shared by every process. The embedded
+    SQLite runs in one process: a fixed table of striped asyncio locks, released by the
+    session dependency when the transaction ends. Both take locks in a fixed order, so
+    two batches cannot deadlock."""
+    ids = sorted(set(user_ids))
     if session.bind.dialect.name == "postgresql":
-        for user_id in sorted(set(user_ids)):  # a fixed order cannot deadlock
+        for user_id in ids:
             await session.execute(select(func.pg_advisory_xact_lock(user_id)))
+        return
+    stripes = _stripes_by_loop.setdefault(
+        asyncio.get_running_loop(), [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+    )
+    for index in sorted({user_id % LOCK_STRIPES for user_id in ids}):
+        await stripes[index].acquire()
+        at_transaction_end(session, stripes[index].release)
 
 
 async def rate(
@@ -74,19 +93,6 @@ async def rate(
 ) -> tuple[list[RatingPublic], set[tuple[int, int]], dict[int, FoldInResult]]:
     """Store ratings, record the prequential predictions, fold each user in once."""
     user_ids = sorted({p.user_id for p in payloads})
-    if session.bind.dialect.name == "postgresql":
-        return await _rate_locked(session, settings, registry, payloads, field_prefix, user_ids)
-    locks = [_process_locks[u] for u in user_ids]
-    for lock in locks:
-        await lock.acquire()
-    try:
-        return await _rate_locked(session, settings, registry, payloads, field_prefix, user_ids)
-    finally:
-        for lock in locks:
-            lock.release()
-
-
-async def _rate_locked(session, settings, registry, payloads, field_prefix, user_ids):
     await _lock_users(session, user_ids)
     loaded = registry.current
     before: dict[int, UserVector | None] = {}
@@ -147,14 +153,7 @@ async def fold_user(session: AsyncSession, loaded: LoadedModel, user_id: int) ->
 
 
 async def unrate(session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int) -> FoldInResult:
-    if session.bind.dialect.name == "postgresql":
-        await _lock_users(session, [user_id])
-        return await _unrate_locked(session, registry, user_id, movie_id)
-    async with _process_locks[user_id]:
-        return await _unrate_locked(session, registry, user_id, movie_id)
-
-
-async def _unrate_locked(session, registry, user_id, movie_id) -> FoldInResult:
+    await _lock_users(session, [user_id])
     await rating_store.delete_rating(session, user_id, movie_id)
     loaded = registry.current
     if loaded is None:

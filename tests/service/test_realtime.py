@@ -197,3 +197,24 @@ async def test_ratings_folded_into_the_previous_version_survive_a_switch(client,
     assert recs["strategy"] == "personalized" and recs["model_version"] == second["model_version"]
     got = (await client.post("/api/ml/predict", json={"user_id": NEW_USER, "movie_id": 100})).json()
     assert got["predicted_rating"] == pytest.approx(expected, abs=1e-9) and got["known_user"]
+
+
+async def test_concurrent_writers_on_the_embedded_database_fold_the_last_writes(client, trained):
+    import asyncio
+    import random
+
+    last: dict[int, float] = {}
+
+    async def writer(movie: int) -> None:
+        rng = random.Random(movie)
+        for _ in range(5):
+            value = float(rng.randint(1, 5))
+            await rate(client, NEW_USER, movie, value)
+            last[movie] = value
+
+    await asyncio.gather(*(writer(m) for m in range(1, 11)))
+    ratings = await stored_ratings(client, NEW_USER)
+    assert ratings == last
+    expected = trained.model.solve_user(list(ratings), list(ratings.values()))
+    got = (await client.post("/api/ml/predict", json={"user_id": NEW_USER, "movie_id": 100})).json()
+    assert got["predicted_rating"] == pytest.approx(trained.model.predict_vector(expected, [100])[0], abs=1e-9)
