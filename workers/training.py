@@ -59,13 +59,16 @@ def load_ratings(session: Session) -> pd.DataFrame:
 
 
 class _Progress:
-    """Writes each epoch to the job row and turns a cancel request into JobCancelled."""
+    """Writes each epoch to the job row and turns a cancel request into JobCancelled.
+
+    With ``record`` the epochs also become the job's curve (``points``)."""
 
     def __init__(self, job_id: str, *, phase_start: float, phase_share: float, record: bool) -> None:
         self.job_id = job_id
         self.phase_start = phase_start
         self.phase_share = phase_share
         self.record = record
+        self.points: list[dict[str, object]] = []
 
     def __call__(self, report: EpochReport) -> bool:
         point = {
@@ -85,7 +88,8 @@ class _Progress:
                 "heartbeat_at": utcnow(),
             }
             if self.record:
-                values["history"] = [*job.history, point]
+                self.points.append(point)
+                values["history"] = list(self.points)
                 values["current_epoch"] = report.epoch
                 values["total_epochs"] = report.epochs
             session.execute(update(TrainingJob).where(TrainingJob.id == self.job_id).values(**values))
@@ -148,16 +152,14 @@ def _train(job_id: str) -> Outcome:
     scale = (float(ratings["rating"].min()), float(ratings["rating"].max()))
 
     started = time.perf_counter()
+    curve = _Progress(job_id, phase_start=0.0, phase_share=0.6, record=True)
     evaluated = MatrixFactorization(**params.model_dump()).fit(
-        inner.train,
-        validation=inner.test,
-        rating_scale=scale,
-        callback=_Progress(job_id, phase_start=0.0, phase_share=0.6, record=True),
+        inner.train, validation=inner.test, rating_scale=scale, callback=curve
     )
     report = evaluate(evaluated, inner.train, split.test, k=settings.evaluation_k)
     metrics = {k: _finite_or_none(v) for k, v in report.as_dict().items()}
 
-    epochs_used = _epochs_for_refit(_history(job_id), params)
+    epochs_used = _epochs_for_refit(curve.points, params)
     final_params = params.model_copy(update={"epochs": epochs_used, "early_stopping_patience": 0})
     final = MatrixFactorization(**final_params.model_dump()).fit(
         ratings,
@@ -208,12 +210,6 @@ def _train(job_id: str) -> Outcome:
         new_version = version.version
     apply_retention(settings.model_retention)
     return Outcome(job_id, "succeeded", new_version)
-
-
-def _history(job_id: str) -> list[dict[str, object]]:
-    with sync_session() as session:
-        job = session.get(TrainingJob, job_id)
-        return list(job.history) if job else []
 
 
 def _epochs_for_refit(history: list[dict[str, object]], params: MFParams) -> int:
