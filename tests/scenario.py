@@ -84,7 +84,12 @@ async def seed_scenario(client) -> None:
     refused = await client.delete(f"/api/ml/models/{first}", headers=ADMIN)
     assert refused.status_code == 409 and refused.json()["error"]["field"] == "version"
     assert (await client.delete(f"/api/ml/models/{second}", headers=ADMIN)).status_code == 204
-    assert [m["version"] for m in (await client.get("/api/ml/models")).json()] == [first]
+    # Deleting drops the artifact; the record and its metrics stay as history.
+    models = {m["version"]: m for m in (await client.get("/api/ml/models")).json()}
+    assert models[second]["status"] == "deleted" and models[first]["status"] == "ready"
+    assert [h["model_version"] for h in (await client.get("/api/ml/metrics/history")).json()] == [first, second]
     assert (await client.delete(f"/api/ml/models/{second}", headers=ADMIN)).status_code == 404
+    reactivated = await client.post(f"/api/ml/models/activate/{second}", headers=ADMIN)
+    assert reactivated.status_code == 409 and "deleted" in reactivated.json()["error"]["message"]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pandas as pd
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from recsys_core.data import user_holdout_split
@@ -149,7 +149,9 @@ def _train(job_id: str) -> Outcome:
     # validation curve (and early stopping) uses a slice of the training part only.
     split = user_holdout_split(ratings, test_fraction=settings.holdout_fraction, seed=settings.split_seed)
     inner = user_holdout_split(split.train, test_fraction=0.1, seed=settings.split_seed + 1)
-    scale = (float(ratings["rating"].min()), float(ratings["rating"].max()))
+    # The configured scale, never the data's extremes: predictions are clipped to it, and
+    # one stray rating must not stretch what the model may answer.
+    scale = (settings.rating_min, settings.rating_max)
 
     started = time.perf_counter()
     curve = _Progress(job_id, phase_start=0.0, phase_share=0.6, record=True)
@@ -200,8 +202,10 @@ def _train(job_id: str) -> Outcome:
                 values=metrics,
             )
         )
+        for statement in statements.lock_versions(session.get_bind().dialect.name):
+            session.execute(statement)
         if _should_activate(session, version, settings.activation_tolerance):
-            for statement in statements.activation(version.version, session.get_bind().dialect.name):
+            for statement in statements.activation(version.version):
                 session.execute(statement)
         job.status = "succeeded"
         job.progress = 1.0
@@ -232,8 +236,15 @@ def _should_activate(session: Session, candidate: ModelVersion, tolerance: float
 
 
 def apply_retention(keep: int) -> list[int]:
+    """Mark versions beyond the newest ``keep`` deleted (never the active one) and drop
+    their artifacts, under the same lock as activation and deletion."""
     with sync_session() as session:
+        for statement in statements.lock_versions(session.get_bind().dialect.name):
+            session.execute(statement)
         doomed = list(session.scalars(statements.versions_beyond_retention(keep)))
-        if doomed:
-            session.execute(delete(ModelVersion).where(ModelVersion.version.in_(doomed)))
-    return doomed
+        if not doomed:
+            return []
+        deleted = list(session.scalars(statements.mark_deleted(doomed)))
+        if deleted:
+            session.execute(statements.delete_artifacts(deleted))
+    return deleted

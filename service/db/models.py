@@ -83,6 +83,7 @@ class JobStatus(str, enum.Enum):
 class VersionStatus(str, enum.Enum):
     ready = "ready"
     failed = "failed"
+    deleted = "deleted"  # the record and metrics stay as history; the artifact is gone
 
 
 class ModelVersion(Base):

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Executable, Select, Update, func, select, update
+from sqlalchemy import Delete, Executable, Select, Update, delete, func, select, update
+from sqlalchemy.sql.dml import ReturningUpdate
 
-from service.db.models import ModelVersion, TrainingJob, utcnow
+from service.db.models import ModelArtifact, ModelVersion, TrainingJob, VersionStatus, utcnow
+
+VERSIONS_LOCK = 0x7265_6373  # any constant shared by every process that changes versions
+
+
+def lock_versions(dialect: str) -> list[Executable]:
+    """Serialize every change to which versions are active or deleted (activation,
+    deletion, retention), across processes, until the transaction ends.
+
+    Each change is also written as a conditional statement whose row count the caller
+    checks, so the decision and the write cannot drift apart; on PostgreSQL this
+    transaction-scoped advisory lock also queues concurrent changes so they neither
+    deadlock on each other's row locks nor interleave. SQLite serializes writers itself."""
+    return [select(func.pg_advisory_xact_lock(VERSIONS_LOCK))] if dialect == "postgresql" else []
 
 
 def deactivate_all() -> Update:
@@ -14,29 +28,44 @@ def deactivate_all() -> Update:
 
 
 def activate(version: int) -> Update:
+    """Mark ``version`` active if it is ready; a row count of 0 means it is not (deleted,
+    failed or gone), and the caller must roll back the deactivation that preceded it."""
     return (
         update(ModelVersion)
-        .where(ModelVersion.version == version)
+        .where(ModelVersion.version == version, ModelVersion.status == VersionStatus.ready.value)
         .values(is_active=True, activated_at=utcnow())
     )
 
 
-ACTIVATION_LOCK = 0x7265_6373  # any constant shared by every process that activates
-
-
-def activation(version: int, dialect: str) -> list[Executable]:
-    """Make ``version`` the only active one.
+def activation(version: int) -> list[Executable]:
+    """Make ``version`` the only active one (run after :func:`lock_versions`).
 
     User states folded into other versions stay: they mark users whose ratings are newer
-    than a model, and are re-solved against the active version when read.
+    than a model, and are re-solved against the active version when read. The unique
+    partial index is what guarantees a single active version."""
+    return [deactivate_all(), activate(version)]
 
-    The unique partial index is what guarantees a single active version; on PostgreSQL a
-    transaction-scoped advisory lock also queues concurrent activations so they do not
-    deadlock on each other's row locks (SQLite already serializes writers)."""
-    statements: list[Executable] = [deactivate_all(), activate(version)]
-    if dialect == "postgresql":
-        statements.insert(0, select(func.pg_advisory_xact_lock(ACTIVATION_LOCK)))
-    return statements
+
+def mark_deleted(versions: list[int]) -> ReturningUpdate[tuple[int]]:
+    """Mark inactive versions deleted; returns the versions it changed.
+
+    The record and its metrics stay as history, and user states folded into it keep
+    marking their users as re-solve-on-read. Only the artifact goes (see
+    :func:`delete_artifacts`). The active version is never touched."""
+    return (
+        update(ModelVersion)
+        .where(
+            ModelVersion.version.in_(versions),
+            ModelVersion.is_active.is_(False),
+            ModelVersion.status != VersionStatus.deleted.value,
+        )
+        .values(status=VersionStatus.deleted.value)
+        .returning(ModelVersion.version)
+    )
+
+
+def delete_artifacts(versions: list[int]) -> Delete:
+    return delete(ModelArtifact).where(ModelArtifact.version.in_(versions))
 
 
 def active_version() -> Select[tuple[ModelVersion]]:
@@ -44,10 +73,11 @@ def active_version() -> Select[tuple[ModelVersion]]:
 
 
 def versions_beyond_retention(keep: int) -> Select[tuple[int]]:
-    """Versions older than the newest ``keep`` ones, never the active one."""
-    newest = select(ModelVersion.version).order_by(ModelVersion.version.desc()).limit(keep)
+    """Kept versions older than the newest ``keep`` kept ones, never the active one."""
+    kept = ModelVersion.status != VersionStatus.deleted.value
+    newest = select(ModelVersion.version).where(kept).order_by(ModelVersion.version.desc()).limit(keep)
     return select(ModelVersion.version).where(
-        ModelVersion.version.not_in(newest.scalar_subquery()), ModelVersion.is_active.is_(False)
+        kept, ModelVersion.version.not_in(newest.scalar_subquery()), ModelVersion.is_active.is_(False)
     )
 
 
@@ -84,4 +114,59 @@ def fail_stale_jobs(stale_before: datetime, seconds: float) -> Update:
             finished_at=utcnow(),
             error=f"worker lost: no progress reported for more than {seconds:.0f} s",
         )
+    )
+
+
+# Queued jobs no worker claimed: the broker lost the message, or no worker runs. For a
+# queued job ``heartbeat_at`` records when it was last re-sent (claim_job overwrites it).
+
+
+def _last_sent():
+    return func.coalesce(TrainingJob.heartbeat_at, TrainingJob.created_at)
+
+
+def unclaimed_jobs(sent_before: datetime, created_after: datetime) -> Select[tuple[str]]:
+    """Queued jobs last sent before ``sent_before`` and still young enough to re-send."""
+    return (
+        select(TrainingJob.id)
+        .where(TrainingJob.status == "queued", _last_sent() < sent_before, TrainingJob.created_at >= created_after)
+        .order_by(TrainingJob.created_at)
+    )
+
+
+def mark_resent(job_id: str, sent_before: datetime) -> Update:
+    """Take the right to re-send a job; a row count of 0 means another process took it."""
+    return (
+        update(TrainingJob)
+        .where(TrainingJob.id == job_id, TrainingJob.status == "queued", _last_sent() < sent_before)
+        .values(heartbeat_at=utcnow())
+    )
+
+
+def note_on_queued_job(job_id: str, note: str) -> Update:
+    """A public note on a job still queued (claim_job clears it when a worker starts)."""
+    return update(TrainingJob).where(TrainingJob.id == job_id, TrainingJob.status == "queued").values(error=note)
+
+
+def fail_unclaimed_jobs(created_before: datetime, stale_before: datetime, idle_since: datetime, reason: str) -> Update:
+    """Fail queued jobs older than ``created_before``, but only while no worker is busy.
+
+    A worker running a job (not yet stale) or that finished one since ``idle_since`` may
+    still be working through a backlog that holds these jobs' messages; an idle worker
+    would have taken them."""
+    from sqlalchemy.orm import aliased
+
+    other = aliased(TrainingJob)
+    busy = (
+        select(other.id)
+        .where(
+            ((other.status == "running") & (other.heartbeat_at >= stale_before))
+            | (other.started_at.is_not(None) & (other.finished_at >= idle_since))
+        )
+        .exists()
+    )
+    return (
+        update(TrainingJob)
+        .where(TrainingJob.status == "queued", TrainingJob.created_at < created_before, ~busy)
+        .values(status="failed", finished_at=utcnow(), error=reason)
     )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.errors import Conflict, NotFound
 from service.db import statements
-from service.db.models import MetricRecord, ModelArtifact, ModelVersion
+from service.db.models import MetricRecord, ModelArtifact, ModelVersion, VersionStatus
 from service.schemas.ml import MetricsPublic, ModelVersionPublic
 
 
@@ -50,25 +50,35 @@ def _public(version: ModelVersion, metrics: MetricRecord | None) -> ModelVersion
 
 
 async def get_version(session: AsyncSession, version: int) -> ModelVersion:
-    found = await session.get(ModelVersion, version)
+    found = await session.get(ModelVersion, version, populate_existing=True)
     if found is None:
         raise NotFound(f"model version {version} not found", field="version")
     return found
 
 
+async def _lock_versions(session: AsyncSession) -> None:
+    for statement in statements.lock_versions(session.bind.dialect.name):
+        await session.execute(statement)
+
+
 async def activate_version(session: AsyncSession, version: int) -> ModelVersionPublic:
+    await _lock_versions(session)
     target = await get_version(session, version)
-    if target.status != "ready":
+    if target.status != VersionStatus.ready.value:
         raise Conflict(f"model version {version} is {target.status}, not ready", field="version")
     await _require_intact_artifact(session, target)
     try:
-        # A savepoint: if a concurrent activation wins the unique index, report a conflict.
+        # A savepoint, so a refused activation leaves the current one in place.
         async with session.begin_nested():
-            for statement in statements.activation(version, session.bind.dialect.name):
-                await session.execute(statement)
+            deactivate, activate = statements.activation(version)
+            await session.execute(deactivate)
+            if (await session.execute(activate)).rowcount != 1:
+                # Only reachable on SQLite, where the checks above ran before this
+                # transaction took the write lock: the version was deleted meanwhile.
+                raise Conflict(f"model version {version} was deleted meanwhile", field="version")
     except IntegrityError as exc:
         raise Conflict("another activation happened at the same time; retry", field="version") from exc
-    await session.refresh(target)
+    target = await get_version(session, version)
     metrics = (await _latest_metrics(session)).get(version)
     return _public(target, metrics)
 
@@ -84,10 +94,17 @@ async def _require_intact_artifact(session: AsyncSession, version: ModelVersion)
 
 
 async def delete_version(session: AsyncSession, version: int) -> None:
+    """Delete a version's artifact and mark it deleted; its record and metrics stay."""
+    await _lock_versions(session)
     target = await get_version(session, version)
+    if target.status == VersionStatus.deleted.value:
+        raise NotFound(f"model version {version} was already deleted", field="version")
     if target.is_active:
         raise Conflict(f"model version {version} is active; activate another version first", field="version")
-    await session.execute(delete(ModelVersion).where(ModelVersion.version == version))
+    if not (await session.scalars(statements.mark_deleted([version]))).all():
+        # SQLite only (see activate_version): it was activated or deleted meanwhile.
+        raise Conflict(f"model version {version} changed meanwhile; retry", field="version")
+    await session.execute(statements.delete_artifacts([version]))
 
 
 async def active_metrics(session: AsyncSession) -> MetricsPublic:

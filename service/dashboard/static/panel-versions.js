@@ -1,5 +1,5 @@
 // Model versions: activate (roll back) and delete, with a confirmation; the active version
-// cannot be deleted, as the API refuses it.
+// cannot be deleted, as the API refuses it, and a deleted one stays listed as history.
 
 import { adminApi } from "./api.js";
 import { confirmAction, toast } from "./dialogs.js";
@@ -28,14 +28,14 @@ function row(model, errorEl, onChange) {
     onclick: async () => {
       if (!(await confirmAction({
         title: `Activate v${v}?`,
-        message: `Every API process switches to v${v} within a second. Users' real-time fold-ins on other versions are dropped.`,
+        message: `Every API process switches to v${v} within a second. Users who rated since v${v} was trained are re-solved from their ratings.`,
         confirmLabel: `Activate v${v}`,
       }))) return;
       await act(errorEl, onChange, () => adminApi(`/api/ml/models/activate/${v}`, { method: "POST" }), `v${v} is now active`);
     },
   });
   const remove = h("button", {
-    type: "button", class: "btn btn-small btn-danger-outline", text: "Delete",
+    type: "button", class: "btn btn-small btn-danger-outline", text: "Delete", disabled: model.status === "deleted",
     "aria-label": `Delete version ${v}`, "aria-disabled": model.is_active ? "true" : undefined,
     title: model.is_active ? "The active version cannot be deleted; activate another first" : undefined,
     onclick: async () => {
@@ -44,7 +44,7 @@ function row(model, errorEl, onChange) {
         return;
       }
       if (!(await confirmAction({
-        title: `Delete v${v}?`, message: `Version ${v}, its artifact and its metrics are deleted. This cannot be undone.`,
+        title: `Delete v${v}?`, message: `Version ${v}'s artifact is deleted, so it can never be activated again. Its record and metrics stay in the history.`,
         confirmLabel: `Delete v${v}`, danger: true,
       }))) return;
       await act(errorEl, onChange, () => adminApi(`/api/ml/models/${v}`, { method: "DELETE" }), `v${v} deleted`);
