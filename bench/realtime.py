@@ -16,6 +16,7 @@ import os
 import random
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -63,6 +64,39 @@ def activation_propagation(first: str, second: str, flips: int = 10) -> dict[str
                 time.sleep(0.01)
             seconds.append((time.perf_counter() - start) * 1000)
     return _summary(seconds)
+
+
+def batch_writes(base_url: str, users: int = 10_000, rounds: int = 3, concurrent: int = 4) -> dict[str, dict[str, float]]:
+    """POST /api/ratings/batch with ``users`` distinct users, one rating each (each user is
+    folded in): alone, then ``concurrent`` such batches at once (each request's time)."""
+    next_user = iter(range(3_000_000, 10**9, users))
+
+    def body() -> dict[str, object]:
+        first = next(next_user)
+        return {"ratings": [{"user_id": first + i, "movie_id": 1 + i % 1682, "rating": 1 + i % 5} for i in range(users)]}
+
+    def post(client: httpx.Client, payload: dict[str, object]) -> float:
+        start = time.perf_counter()
+        response = client.post("/api/ratings/batch", json=payload, headers=CLIENT)
+        assert response.status_code == 201 and response.json()["count"] == users, response.text[:300]
+        return (time.perf_counter() - start) * 1000
+
+    def post_alone(payload: dict[str, object]) -> float:
+        with httpx.Client(base_url=base_url, timeout=300) as own:
+            return post(own, payload)
+
+    alone, together = [], []
+    with httpx.Client(base_url=base_url, timeout=300) as client:
+        for _ in range(rounds):
+            alone.append(post(client, body()))
+        for _ in range(rounds):
+            payloads = [body() for _ in range(concurrent)]
+            with ThreadPoolExecutor(concurrent) as pool:
+                together.extend(pool.map(post_alone, payloads))
+    return {
+        f"POST batch of {users:,} users": _summary(alone),
+        f"POST batch of {users:,} users, {concurrent} at once": _summary(together),
+    }
 
 
 def measure(
@@ -124,6 +158,7 @@ def report(results: dict[str, dict[str, float]]) -> str:
         for name, s in results.items()
     ]
     total, explain = results["rating → reflecting recommendations"], results["GET explanation"]
+    batch = results["POST batch of 10,000 users, 4 at once"]
     targets = [
         [
             "rating → reflecting recommendations, median < 20 ms",
@@ -134,6 +169,11 @@ def report(results: dict[str, dict[str, float]]) -> str:
             "rating → reflecting recommendations, p99 < 50 ms",
             f"{total['p99']:.2f} ms",
             "PASS" if total["p99"] < 50 else "FAIL",
+        ],
+        [
+            "batch of 10,000 distinct users, 4 at once, max < 5 s",
+            f"{batch['max'] / 1000:.2f} s",
+            "PASS" if batch["max"] < 5000 else "FAIL",
         ],
         [
             "explanation, median < 15 ms",
@@ -174,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         results["activation → served by another process"] = activation_propagation(
             stack.api_urls[0], stack.start_api()
         )
+        results.update(batch_writes(stack.api_urls[0]))
     body = report(results)
     print(body)
     replace_section(args.out, "realtime", body)

@@ -7,7 +7,8 @@ from pydantic import BaseModel, Field
 T = TypeVar("T")
 
 MAX_ID = 2**63 - 1  # ids are BIGINT columns
-EntityId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Strict: JSON true is not user 1, and "7" is not movie 7.
+EntityId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 MAX_VERSION = 2**31 - 1  # model versions are INTEGER columns
 
 # PostgreSQL text cannot hold NUL; a string with one is refused as input, not sent to the database.

@@ -12,14 +12,15 @@ MAX_BATCH = 10_000
 class RatingBase(BaseModel):
     user_id: EntityId
     movie_id: EntityId
-    rating: float = Field(allow_inf_nan=False, description="On the service's rating scale.")
+    rating: float = Field(strict=True, allow_inf_nan=False, description="On the service's rating scale (a JSON number).")
 
 
 class RatingCreate(RatingBase):
     model_config = ConfigDict(extra="forbid")
 
     timestamp: int | None = Field(
-        default=None, ge=0, le=2**53, description="Unix seconds; defaults to now."
+        default=None, strict=True, ge=0, le=2**53,
+        description="Unix seconds, from 1970 to at most a day ahead of now; defaults to now.",
     )
 
     @field_validator("rating")

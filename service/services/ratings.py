@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.config import Settings
 from service.core.errors import InvalidInput, NotFound
+from service.core.rating_rules import rating_problem, timestamp_problem
 from service.db.models import Rating
 from service.schemas.ratings import RatingCreate, RatingPublic
 from service.services.catalog import known_movie_ids
+
+CHUNK = 1_000  # rows per statement: inside PostgreSQL's and SQLite's parameter limits
 
 
 def _upsert(session: AsyncSession):
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
-def check_scale(settings: Settings, rating: float, field: str = "rating") -> None:
-    if not settings.rating_min <= rating <= settings.rating_max:
-        raise InvalidInput(
-            f"rating must be between {settings.rating_min} and {settings.rating_max}, got {rating}",
-            field=field,
-        )
+def check_rating(settings: Settings, payload: RatingCreate, now: float, field_of: Callable[[str], str]) -> None:
+    if problem := rating_problem(payload.rating, settings.rating_min, settings.rating_max):
+        raise InvalidInput(problem, field=field_of("rating"))
+    if payload.timestamp is not None and (problem := timestamp_problem(payload.timestamp, now)):
+        raise InvalidInput(problem, field=field_of("timestamp"))
 
 
 async def upsert_ratings(
@@ -34,31 +37,32 @@ async def upsert_ratings(
 ) -> tuple[list[RatingPublic], set[tuple[int, int]]]:
     """Validate all, then write all in the caller's transaction. Within one batch the last
     rating of a (user, movie) pair wins. Returns the stored ratings and the pairs replaced."""
+    now = time.time()
     for index, payload in enumerate(payloads):
-        check_scale(settings, payload.rating, _field(field_prefix, index, "rating"))
+        check_rating(settings, payload, now, partial(_field, field_prefix, index))
     known = await known_movie_ids(session, (p.movie_id for p in payloads))
     for index, payload in enumerate(payloads):
         if payload.movie_id not in known:
             raise NotFound(f"movie {payload.movie_id} not found", field=_field(field_prefix, index, "movie_id"))
 
-    now = int(time.time())
     latest: dict[tuple[int, int], RatingPublic] = {}
     for payload in payloads:
         latest[(payload.user_id, payload.movie_id)] = RatingPublic(
             user_id=payload.user_id,
             movie_id=payload.movie_id,
             rating=payload.rating,
-            timestamp=payload.timestamp if payload.timestamp is not None else now,
+            timestamp=payload.timestamp if payload.timestamp is not None else int(now),
         )
     replaced = await _existing_pairs(session, list(latest))
     rows = [r.model_dump() for r in latest.values()]
-    insert = _upsert(session)(Rating).values(rows)
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[Rating.user_id, Rating.movie_id],
-            set_={"rating": insert.excluded.rating, "timestamp": insert.excluded.timestamp},
+    for start in range(0, len(rows), CHUNK):
+        insert = _upsert(session)(Rating).values(rows[start : start + CHUNK])
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[Rating.user_id, Rating.movie_id],
+                set_={"rating": insert.excluded.rating, "timestamp": insert.excluded.timestamp},
+            )
         )
-    )
     return list(latest.values()), replaced
 
 
@@ -68,14 +72,13 @@ def _field(prefix: str, index: int, name: str) -> str:
 
 async def _existing_pairs(session: AsyncSession, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
     found: set[tuple[int, int]] = set()
-    by_user: dict[int, list[int]] = {}
-    for user_id, movie_id in pairs:
-        by_user.setdefault(user_id, []).append(movie_id)
-    for user_id, movie_ids in by_user.items():
-        rows = await session.scalars(
-            select(Rating.movie_id).where(Rating.user_id == user_id, Rating.movie_id.in_(movie_ids))
+    for start in range(0, len(pairs), CHUNK):
+        rows = await session.execute(
+            select(Rating.user_id, Rating.movie_id).where(
+                tuple_(Rating.user_id, Rating.movie_id).in_(pairs[start : start + CHUNK])
+            )
         )
-        found.update((user_id, m) for m in rows)
+        found.update((user_id, movie_id) for user_id, movie_id in rows)
     return found
 
 

@@ -30,7 +30,9 @@ from service.services import ratings as rating_store
 from service.services.model_registry import LoadedModel, ModelRegistry
 
 FACTOR_DTYPE = np.float64
-LOCK_STRIPES = 256
+LOCK_STRIPES = 64
+USER_LOCK_BASE = 0x7573_6572 << 32  # advisory keys USER_LOCK_BASE + stripe: apart from the versions lock
+CHUNK = 1_000  # rows or ids per statement: well inside PostgreSQL's and SQLite's parameter limits
 _stripes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
@@ -39,6 +41,29 @@ _stripes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyn
 async def rated_by(session: AsyncSession, user_id: int) -> dict[int, float]:
     rows = await session.execute(select(Rating.movie_id, Rating.rating).where(Rating.user_id == user_id))
     return {movie_id: rating for movie_id, rating in rows}
+
+
+async def ratings_of(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, dict[int, float]]:
+    """Every listed user's ratings, a few statements however many users there are."""
+    rated: dict[int, dict[int, float]] = {user_id: {} for user_id in user_ids}
+    for chunk in _chunks(user_ids):
+        rows = await session.execute(
+            select(Rating.user_id, Rating.movie_id, Rating.rating).where(Rating.user_id.in_(chunk))
+        )
+        for user_id, movie_id, rating in rows:
+            rated[user_id][movie_id] = rating
+    return rated
+
+
+async def _states_of(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, UserState]:
+    states: dict[int, UserState] = {}
+    for chunk in _chunks(user_ids):
+        states.update((s.user_id, s) for s in await session.scalars(select(UserState).where(UserState.user_id.in_(chunk))))
+    return states
+
+
+def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+    return (values[start : start + size] for start in range(0, len(values), size))
 
 
 async def current_vector(
@@ -53,12 +78,21 @@ async def current_vector(
     vector. ``rated`` saves a query when the caller already has the user's ratings.
     """
     state = await session.get(UserState, user_id)
-    if state is None:
-        return loaded.model.user_vector(user_id)
-    if state.model_version == loaded.version:
+    return await _usable_vector(session, loaded, user_id, state, rated)
+
+
+async def _usable_vector(
+    session: AsyncSession, loaded: LoadedModel, user_id: int, state: UserState | None,
+    rated: dict[int, float] | None,
+) -> UserVector | None:
+    if state is not None and state.model_version == loaded.version:
         if state.n_ratings == 0:
             return None
         return UserVector(bias=state.bias, factors=np.frombuffer(state.factors, dtype=FACTOR_DTYPE))
+    if state is None and (trained := loaded.model.user_vector(user_id)) is not None:
+        return trained
+    # No usable state: folded into another (possibly deleted) version, or a user the
+    # model never saw. Whatever ratings are stored are solved for, always.
     rated = rated if rated is not None else await rated_by(session, user_id)
     return loaded.model.solve_user(list(rated), list(rated.values())) if rated else None
 
@@ -66,21 +100,23 @@ async def current_vector(
 async def _lock_users(session: AsyncSession, user_ids: Iterable[int]) -> None:
     """Serialize writers of the same user until this transaction ends.
 
+    Users hash onto a fixed number of stripes, so a transaction holds at most
+    ``LOCK_STRIPES`` locks however many users a batch names (a lock per user exhausted
+    PostgreSQL's shared lock table), taken in a fixed order so batches cannot deadlock.
     PostgreSQL: transaction-scoped advisory locks, shared by every process. The embedded
-    SQLite runs in one process: a fixed table of striped asyncio locks, released by the
-    session dependency when the transaction ends. Both take locks in a fixed order, so
-    two batches cannot deadlock."""
-    ids = sorted(set(user_ids))
+    SQLite runs in one process: asyncio locks, released by the session dependency when
+    the transaction ends."""
+    stripes = sorted({user_id % LOCK_STRIPES for user_id in user_ids})
     if session.bind.dialect.name == "postgresql":
-        for user_id in ids:
-            await session.execute(select(func.pg_advisory_xact_lock(user_id)))
+        for stripe in stripes:
+            await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_BASE + stripe)))
         return
-    stripes = _stripes_by_loop.setdefault(
+    locks = _stripes_by_loop.setdefault(
         asyncio.get_running_loop(), [asyncio.Lock() for _ in range(LOCK_STRIPES)]
     )
-    for index in sorted({user_id % LOCK_STRIPES for user_id in ids}):
-        await stripes[index].acquire()
-        at_transaction_end(session, stripes[index].release)
+    for stripe in stripes:
+        await locks[stripe].acquire()
+        at_transaction_end(session, locks[stripe].release)
 
 
 async def rate(
@@ -91,35 +127,40 @@ async def rate(
     *,
     field_prefix: str = "",
 ) -> tuple[list[RatingPublic], set[tuple[int, int]], dict[int, FoldInResult]]:
-    """Store ratings, record the prequential predictions, fold each user in once."""
+    """Store ratings, record the prequential predictions, fold each user in once.
+
+    A batch costs a fixed number of statements, not a few per user."""
     user_ids = sorted({p.user_id for p in payloads})
     await _lock_users(session, user_ids)
     loaded = registry.current
     before: dict[int, UserVector | None] = {}
     if loaded is not None:
+        states, rated = await _states_of(session, user_ids), await ratings_of(session, user_ids)
         for user_id in user_ids:
-            before[user_id] = await current_vector(session, loaded, user_id)
+            before[user_id] = await _usable_vector(session, loaded, user_id, states.get(user_id), rated[user_id])
 
     stored, replaced = await rating_store.upsert_ratings(session, settings, payloads, field_prefix=field_prefix)
     if loaded is None:
         unfolded = FoldInResult(model_version=None, folded_in=False)
         return stored, replaced, {u: unfolded for u in user_ids}
 
-    results: dict[int, FoldInResult] = {}
     by_user: defaultdict[int, list[RatingPublic]] = defaultdict(list)
     for rating in stored:
         by_user[rating.user_id].append(rating)
-    for user_id, new in by_user.items():
-        predictions = _predict_before(loaded, before[user_id], new)
-        session.add_all(
-            LivePrediction(user_id=user_id, movie_id=r.movie_id, model_version=loaded.version,
-                           predicted=p, actual=r.rating)
-            for r, p in zip(new, predictions, strict=True)
+    predictions = {user_id: _predict_before(loaded, before[user_id], new) for user_id, new in by_user.items()}
+    session.add_all(
+        LivePrediction(user_id=r.user_id, movie_id=r.movie_id, model_version=loaded.version, predicted=p, actual=r.rating)
+        for user_id, new in by_user.items()
+        for r, p in zip(new, predictions[user_id], strict=True)
+    )
+    latencies = await fold_users(session, loaded, list(by_user))
+    results = {
+        user_id: FoldInResult(
+            model_version=loaded.version, folded_in=True, latency_ms=latencies[user_id],
+            predicted_before=predictions[user_id][-1],
         )
-        latency = await fold_user(session, loaded, user_id)
-        results[user_id] = FoldInResult(
-            model_version=loaded.version, folded_in=True, latency_ms=latency, predicted_before=predictions[-1]
-        )
+        for user_id in by_user
+    }
     return stored, replaced, results
 
 
@@ -133,23 +174,29 @@ def _predict_before(loaded: LoadedModel, vector: UserVector | None, new: list[Ra
     return [float(v) for v in values]
 
 
-async def fold_user(session: AsyncSession, loaded: LoadedModel, user_id: int) -> float:
-    """Re-solve one user from all their ratings; returns the solve's latency in ms."""
-    rated = await rated_by(session, user_id)
-    started = time.perf_counter()
-    if rated:
-        vector = loaded.model.solve_user(list(rated), list(rated.values()))
-        bias, factors = float(vector.bias), np.asarray(vector.factors, dtype=FACTOR_DTYPE)
-    else:
-        bias, factors = 0.0, np.zeros(loaded.model.params.n_factors, dtype=FACTOR_DTYPE)
-    latency = (time.perf_counter() - started) * 1000
-    values = {"model_version": loaded.version, "bias": bias, "factors": factors.tobytes(),
-              "n_ratings": len(rated), "updated_at": utcnow()}
+async def fold_users(session: AsyncSession, loaded: LoadedModel, user_ids: Sequence[int]) -> dict[int, float]:
+    """Re-solve users from all their stored ratings and store their states; returns each
+    solve's latency in ms."""
+    rated = await ratings_of(session, user_ids)
+    rows, latencies = [], {}
+    for user_id in user_ids:
+        started = time.perf_counter()
+        ratings = rated[user_id]
+        if ratings:
+            vector = loaded.model.solve_user(list(ratings), list(ratings.values()))
+            bias, factors = float(vector.bias), np.asarray(vector.factors, dtype=FACTOR_DTYPE)
+        else:
+            bias, factors = 0.0, np.zeros(loaded.model.params.n_factors, dtype=FACTOR_DTYPE)
+        latencies[user_id] = (time.perf_counter() - started) * 1000
+        rows.append({"user_id": user_id, "model_version": loaded.version, "bias": bias, "factors": factors.tobytes(),
+                     "n_ratings": len(ratings), "updated_at": utcnow()})
     insert = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(UserState)
-    await session.execute(
-        insert.values(user_id=user_id, **values).on_conflict_do_update(index_elements=[UserState.user_id], set_=values)
-    )
-    return latency
+    replace = {name: insert.excluded[name] for name in ("model_version", "bias", "factors", "n_ratings", "updated_at")}
+    for start in range(0, len(rows), CHUNK):
+        await session.execute(
+            insert.values(rows[start : start + CHUNK]).on_conflict_do_update(index_elements=[UserState.user_id], set_=replace)
+        )
+    return latencies
 
 
 async def unrate(session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int) -> FoldInResult:
@@ -158,6 +205,5 @@ async def unrate(session: AsyncSession, registry: ModelRegistry, user_id: int, m
     loaded = registry.current
     if loaded is None:
         return FoldInResult(model_version=None, folded_in=False)
-    latency = await fold_user(session, loaded, user_id)
-    return FoldInResult(model_version=loaded.version, folded_in=True, latency_ms=latency)
-
+    latencies = await fold_users(session, loaded, [user_id])
+    return FoldInResult(model_version=loaded.version, folded_in=True, latency_ms=latencies[user_id])
