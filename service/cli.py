@@ -72,6 +72,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.admin_api_key:
         os.environ["ADMIN_API_KEY"] = _local_admin_key()
         get_settings.cache_clear()
+    from service.api.http_limits import PROTOCOL_PATH
+
     uvicorn.run(
         "service.api.main:create_app",
         factory=True,
@@ -79,6 +81,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=args.workers,
         access_log=args.access_log,
+        http=PROTOCOL_PATH,  # httptools with a cap on headers; an import path, so each worker loads it
     )
     return 0
 

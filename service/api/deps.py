@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -133,3 +135,36 @@ async def require_reader(settings: SettingsDep, key: Annotated[str | None, Depen
 AdminKey = Depends(require_admin)
 ClientKey = Depends(require_client)
 ReaderKey = Depends(require_reader)
+
+KEY_CHECKS = (require_admin, require_client, require_reader)
+
+
+class KeyFirstRoute(APIRoute):
+    """A route that checks the API key before it reads the body.
+
+    FastAPI reads and validates the body before it runs any dependency, so without this
+    an unauthenticated caller could make the service parse up to ``MAX_BODY_BYTES`` of JSON
+    and would learn from a 422 what the body should look like. The route's key check runs
+    here first; it stays among the dependencies too (where it documents the key in
+    OpenAPI and costs one comparison). Routes without a body are left as they are.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        checks = [dep.call for dep in _flatten(self.dependant.dependencies) if dep.call in KEY_CHECKS]
+        if self.body_field is None or not checks:
+            return handler
+
+        async def key_first(request: Request) -> Response:
+            key = request.headers.get("x-api-key")
+            for check in checks:
+                await check(request.app.state.settings, key)
+            return await handler(request)
+
+        return key_first
+
+
+def _flatten(dependencies: list[Dependant]) -> Iterator[Dependant]:
+    for dependant in dependencies:
+        yield dependant
+        yield from _flatten(dependant.dependencies)

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
 
     admin_api_key: str = Field(default="", description="Key for training, activation, deletion, import.")
     client_api_key: str = Field(default="", description="Key for posting ratings and movies.")
-    require_key_for_reads: bool = False
+    require_key_for_reads: bool = Field(
+        default=False, description="Reads need the client key too; defaults to true when ENVIRONMENT=production."
+    )
 
     rating_min: float = 0.5
     rating_max: float = 5.0
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest JSON request body.")
     max_import_bytes: int = Field(default=512 * 2**20, ge=1024, description="Largest MovieLens archive upload.")
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=2**24, description="Largest request line plus headers; more is refused with 431."
+    )
+    max_header_count: int = Field(default=100, ge=10, le=10_000, description="Most request headers; more is a 431.")
 
     model_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     model_retention: int = Field(default=5, ge=1, le=1000)
@@ -67,6 +73,15 @@ class Settings(BaseSettings):
         if len(value.split()) != 5:
             raise ValueError("RETRAIN_SCHEDULE must be a cron expression with 5 fields")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reads_need_a_key_in_production(cls, data: object) -> object:
+        # A production deployment must not let anyone read every user's history; an
+        # explicit REQUIRE_KEY_FOR_READS=false still opens reads.
+        if isinstance(data, dict) and data.get("require_key_for_reads") is None:
+            return {**data, "require_key_for_reads": data.get("environment") == "production"}
+        return data
 
     @model_validator(mode="after")
     def _refuse_placeholder_keys_in_production(self) -> Settings:

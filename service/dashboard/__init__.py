@@ -20,13 +20,23 @@ MEDIA_TYPES = {
 
 
 def static_file(relative: str) -> Path | None:
-    """The shipped file at ``relative`` under static/, or None if absent or outside it."""
-    candidate = (STATIC_DIR / relative).resolve()
-    if not candidate.is_relative_to(STATIC_DIR) or not candidate.is_file():
-        return None
-    if candidate.suffix not in MEDIA_TYPES:
-        return None
-    return candidate
+    """The shipped file at ``relative`` under static/, or None if there is no such file."""
+    return _shipped_files().get(relative)
+
+
+@lru_cache
+def _shipped_files() -> dict[str, Path]:
+    """Every servable file, by its path relative to static/, listed once per process.
+
+    A request only looks its path up in this table, so client input never reaches the
+    filesystem: resolving it did, and a NUL byte or a 10 KB name made those calls raise (a
+    500). A file added while the server runs is served after a restart.
+    """
+    return {
+        path.relative_to(STATIC_DIR).as_posix(): path
+        for path in STATIC_DIR.rglob("*")
+        if path.suffix in MEDIA_TYPES and path.is_file()
+    }
 
 
 def media_type(path: Path) -> str:

@@ -39,5 +39,5 @@ async def dashboard_static(path: str) -> FileResponse:
     """The dashboard's own CSS and JS modules."""
     found = dashboard.static_file(path)
     if found is None:
-        raise NotFound(f"no dashboard file {path!r}")
+        raise NotFound(f"no dashboard file {path[:100]!r}")  # not a 10 KB path echoed back
     return FileResponse(found, media_type=dashboard.media_type(found), headers=REVALIDATE)

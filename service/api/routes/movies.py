@@ -4,14 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from service.api.deps import ClientKey, ReaderKey, ReadSessionDep, SessionDep
+from service.api.deps import ClientKey, KeyFirstRoute, ReaderKey, ReadSessionDep, SessionDep
 from service.api.params import MovieId
 from service.core.errors import Conflict, NotFound
 from service.schemas.common import NO_NUL, Page
 from service.schemas.movies import MovieCreate, MoviePublic
 from service.services import catalog
 
-router = APIRouter(prefix="/api/movies", tags=["movies"])
+router = APIRouter(prefix="/api/movies", tags=["movies"], route_class=KeyFirstRoute)
 
 
 @router.get("", response_model=Page[MoviePublic], dependencies=[ReaderKey])

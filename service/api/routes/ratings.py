@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from service.api.deps import (
     ClientKey,
+    KeyFirstRoute,
     ReaderKey,
     ReadSessionDep,
     RegistryDep,
@@ -22,7 +23,7 @@ from service.schemas.ratings import (
 )
 from service.services import ratings, realtime
 
-router = APIRouter(tags=["ratings"])
+router = APIRouter(tags=["ratings"], route_class=KeyFirstRoute)
 
 
 @router.post(

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.deps import (
+    KeyFirstRoute,
     MovieCacheDep,
     NewMoviesDep,
     PopularityDep,
@@ -27,7 +28,7 @@ from service.schemas.ml import (
 )
 from service.services import explanations, recommendations
 
-router = APIRouter(prefix="/api/ml", tags=["recommendations"])
+router = APIRouter(prefix="/api/ml", tags=["recommendations"], route_class=KeyFirstRoute)
 
 TopN = Annotated[int, Query(ge=1, le=100)]
 

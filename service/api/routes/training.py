@@ -4,13 +4,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from service.api.deps import AdminKey, DispatcherDep, ReaderKey, ReadSessionDep, SessionDep
+from service.api.deps import (
+    AdminKey,
+    DispatcherDep,
+    KeyFirstRoute,
+    ReaderKey,
+    ReadSessionDep,
+    SessionDep,
+)
 from service.api.params import JobId
 from service.core.errors import Conflict, NotFound, Unavailable
 from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, TrainRequest
 from service.services import jobs
 
-router = APIRouter(prefix="/api/ml", tags=["training"])
+router = APIRouter(prefix="/api/ml", tags=["training"], route_class=KeyFirstRoute)
 
 
 
