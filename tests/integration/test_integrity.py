@@ -31,7 +31,7 @@ from tests.scenario import ADMIN, CLIENT, FAST, train, wait_for_active, wait_for
 
 pytestmark = pytest.mark.integration
 
-REDIS_DB = 10
+REDIS_DB = 9  # 5: imports, 10: edge limits, 11-13: integration and benches, 14: load, 15: browser
 RETENTION = 4
 
 
@@ -131,7 +131,7 @@ async def test_retention_racing_an_activation_never_deletes_the_active_version(s
             result = celery.send_task("recsys.apply_retention", queue="training")
             activated = await activate_after(rng.uniform(0, 0.02))
             await asyncio.to_thread(result.get, timeout=60)
-            assert activated.status_code in (200, 409), activated.text
+            assert activated.status_code in (200, 404, 409), activated.text
             base = assert_one_servable_active(stack)
             with db(stack) as conn:
                 kept = conn.execute(
