@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from service.testing.stack import Stack
 from tests.browser.conftest import ARTIFACTS, REPO, screenshot
 from tests.scenario import ADMIN
 
@@ -196,3 +197,24 @@ def test_cancel_a_running_job(page, page_errors, seeded):
     assert "cancelled on request" in row.text_content()
     screenshot(page, "06-cancelled", full_page=False)
     page_errors.assert_none()
+
+
+def test_a_server_that_requires_a_key_for_reads_asks_for_it_once(stack, seeded, page, page_errors):
+    """Production requires a key for reads by default: the dashboard asks for one instead of
+    showing empty panels, and then shows what the open server shows."""
+    keyed = Stack(env={**stack.env, "REQUIRE_KEY_FOR_READS": "true"}, log_dir=stack.log_dir)
+    try:
+        url = keyed.start_api()
+        assert httpx.get(url + "/api/ml/models", timeout=10).status_code == 401
+        page.goto(url + "/dashboard")
+        page.wait_for_selector("#key-dialog[open]")
+        assert "reads too" in page.text_content("#key-error")
+        page.fill("#key-input", ADMIN["X-API-Key"])
+        page.click("#key-dialog button[value=ok]")
+        page.wait_for_selector(f"#active-body [data-active-version='{api(seeded, '/ready')['active_version']}']")
+        page.wait_for_selector(f"#versions-table tr[data-version='{seeded.version}']")
+        assert not page.locator("#key-dialog[open]").count()
+        page_errors.assert_none()
+    finally:
+        for process in keyed.processes:
+            keyed.stop(process)

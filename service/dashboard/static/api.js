@@ -1,5 +1,5 @@
 // fetch() for the service's JSON API: the key header, the error shape, one retry after
-// asking for the admin key when a state-changing call is refused.
+// asking for a key when a call is refused for the lack of one.
 
 import { askKey, forgetKey, getKey } from "./auth.js";
 
@@ -25,15 +25,30 @@ async function send(path, { method = "GET", body } = {}) {
   return payload;
 }
 
-/** GET (or any method) without needing the admin key. */
-export function api(path, options) {
-  return send(path, options);
+// Set once the user cancels the key dialog that a refused read opened: the panels poll
+// every second, and must not reopen it each time. The header's key button still works.
+let readKeyDeclined = false;
+
+/** GET (or any method) without needing the admin key; on a server that requires a key for
+ * reads too (production), a 401 asks for one once and retries. */
+export async function api(path, options) {
+  try {
+    return await send(path, options);
+  } catch (error) {
+    if (error.status !== 401 || readKeyDeclined) throw error;
+    const key = await askKey("This server requires an API key for reads too: enter the client or admin key.");
+    if (!key) {
+      readKeyDeclined = true;
+      throw error;
+    }
+    return send(path, options);
+  }
 }
 
 /** Like api(), but 404 answers null (an endpoint or resource this server does not have). */
 export async function apiOptional(path) {
   try {
-    return await send(path);
+    return await api(path);
   } catch (error) {
     if (error.status === 404) return null;
     throw error;
