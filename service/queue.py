@@ -11,8 +11,14 @@ from service.core.config import Settings
 log = logging.getLogger(__name__)
 
 
+class QueueUnavailable(Exception):
+    """The job could not be handed to the queue; the cause is logged, never shown."""
+
+
 class JobDispatcher(Protocol):
-    def dispatch(self, job_id: str) -> None: ...
+    def dispatch(self, job_id: str) -> None:
+        """Hand the job to a worker; raises QueueUnavailable when that is not possible."""
+        ...
 
     def broker_reachable(self) -> bool | None:
         """True/False for a broker, None when there is none to reach."""
@@ -22,25 +28,34 @@ class JobDispatcher(Protocol):
 
 
 class CeleryDispatcher:
-    def __init__(self) -> None:
+    """Sends ``recsys.train_model(job_id)``; every broker call is bounded by
+    BROKER_TIMEOUT_SECONDS (socket timeouts and the publish retry policy live in
+    workers.celery_app), so an outage answers 503 in seconds instead of hanging."""
+
+    def __init__(self, settings: Settings) -> None:
         from workers.celery_app import celery_app
 
         self._app = celery_app
+        self._timeout = settings.broker_timeout_seconds
 
     def dispatch(self, job_id: str) -> None:
-        self._app.send_task(
-            "recsys.train_model",
-            args=[job_id],
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-        )
+        try:
+            # ignore_result: the job's truth is its row in PostgreSQL. Without it Celery
+            # subscribes to the result channel first, retrying 20 times a second apart
+            # when Redis is down, which is what made a 503 take 19 s.
+            self._app.send_task("recsys.train_model", args=[job_id], ignore_result=True, retry=True)
+        except Exception as exc:
+            log.warning("could not queue training job %s: %s: %s", job_id, type(exc).__name__, exc)
+            raise QueueUnavailable("the job queue is unavailable") from exc
 
     def broker_reachable(self) -> bool:
         try:
             with self._app.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, timeout=1)
+                # One attempt: the socket timeouts bound it, and /ready must answer fast.
+                connection.ensure_connection(max_retries=0, timeout=self._timeout)
             return True
-        except Exception:  # any failure to connect means "not reachable"
+        except Exception as exc:  # any failure to connect means "not reachable"
+            log.debug("broker not reachable: %s: %s", type(exc).__name__, exc)
             return False
 
     def shutdown(self) -> None:
@@ -48,7 +63,10 @@ class CeleryDispatcher:
 
 
 class InProcessDispatcher:
-    """The embedded default: one background thread runs jobs in order."""
+    """The embedded default: one background thread runs jobs in order.
+
+    A job queued here dies with the process; the housekeeping re-send (see
+    services.housekeeping) hands it to the new process's thread after a restart."""
 
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recsys-worker")
@@ -58,7 +76,10 @@ class InProcessDispatcher:
         from workers.training import run_training_job
 
         self.pending = [f for f in self.pending if not f.done()]
-        self.pending.append(self._executor.submit(run_training_job, job_id))
+        try:
+            self.pending.append(self._executor.submit(run_training_job, job_id))
+        except RuntimeError as exc:  # the executor is shutting down with the process
+            raise QueueUnavailable("the job queue is shutting down") from exc
 
     def broker_reachable(self) -> None:
         return None
@@ -69,5 +90,5 @@ class InProcessDispatcher:
 
 def build_dispatcher(settings: Settings) -> JobDispatcher:
     if settings.worker_mode == "celery":
-        return CeleryDispatcher()
+        return CeleryDispatcher(settings)
     return InProcessDispatcher()

@@ -24,6 +24,7 @@ def _cron(expression: str) -> crontab:
 def create_celery() -> Celery:
     settings = get_settings()
     app = Celery("recsys", broker=settings.redis_url, backend=settings.redis_url)
+    timeout = settings.broker_timeout_seconds
     app.conf.update(
         include=["workers.tasks"],
         task_default_queue=TRAINING_QUEUE,
@@ -32,9 +33,28 @@ def create_celery() -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_seconds},
+        # Every Redis call is bounded: a stopped or hung broker makes a publish fail in
+        # about BROKER_TIMEOUT_SECONDS (the API answers 503) instead of blocking forever.
+        # The socket timeout stays above kombu's 1 s BRPOP poll (see the setting's floor).
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_seconds,
+            "socket_connect_timeout": timeout,
+            "socket_timeout": timeout,
+        },
+        broker_connection_timeout=timeout,
         broker_connection_retry_on_startup=True,
-        task_track_started=True,
+        # One quick retry covers a connection Redis dropped while it restarted.
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.5},
+        # The job's truth is its row in PostgreSQL; nothing reads Celery results. Storing
+        # them (STARTED before the body even runs) turned a Redis blip into "Exception
+        # raised outside body" and a lost message, so workers store none.
+        task_ignore_result=True,
+        task_track_started=False,
+        redis_socket_connect_timeout=timeout,
+        redis_socket_timeout=timeout,
+        result_backend_transport_options={
+            "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+        },
         result_expires=24 * 3600,
         timezone="UTC",
         beat_schedule={

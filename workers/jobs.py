@@ -25,3 +25,13 @@ def create_retrain_jobs() -> list[str]:
         ]
         session.add_all(jobs)
         return [job.id for job in jobs]
+
+
+def failure_message(job_id: str, exc: Exception) -> str:
+    """What a failed job tells its clients; the traceback stays in the worker log.
+
+    Only our own checks (a plain ValueError, like "need at least 10 ratings") are shown
+    as they are; anything else may carry a host, a path or a repr, so it is not."""
+    if type(exc) is ValueError:
+        return f"training failed: {exc}"
+    return f"training failed unexpectedly; see the worker log (job {job_id})"

@@ -22,7 +22,9 @@ def train_model(job_id: str) -> dict[str, object]:
 
 @celery_app.task(name="recsys.retrain_all")
 def retrain_all() -> list[str]:
-    """Queue one job per configured model type; never waits on them."""
+    """Queue one job per configured model type; never waits on them.
+
+    A job whose send fails here stays queued, and the housekeeping re-sends it."""
     job_ids = jobs.create_retrain_jobs()
     for job_id in job_ids:
         train_model.delay(job_id)

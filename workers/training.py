@@ -121,7 +121,9 @@ def run_training_job(job_id: str) -> Outcome:
         return Outcome(job_id, "cancelled")
     except Exception as exc:  # the job row must say why, whatever went wrong
         log.exception("training job %s failed", job_id)
-        _finish(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        from workers.jobs import failure_message  # the rule for what clients may see
+
+        _finish(job_id, status="failed", error=failure_message(job_id, exc))
         return Outcome(job_id, "failed")
 
 

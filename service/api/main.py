@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.registry.refresh()
         background = [
             asyncio.create_task(app.state.registry.poll_forever(settings.model_poll_seconds)),
-            asyncio.create_task(housekeeping_forever(app.state.sessions, settings)),
+            asyncio.create_task(housekeeping_forever(app.state.sessions, settings, app.state.dispatcher.dispatch)),
         ]
         try:
             yield

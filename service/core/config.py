@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     retrain_schedule: str = Field(default="0 3 * * 0", description="Cron expression (min hour dom mon dow).")
     job_stale_seconds: float = Field(default=600.0, gt=0)
     visibility_timeout_seconds: int = Field(default=4 * 3600, ge=60)
+    broker_timeout_seconds: float = Field(
+        default=2.0, ge=1.5, le=60,
+        description="Connect and socket timeout for Redis calls; above the workers' 1 s BRPOP poll.",
+    )
+    job_queue_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="A queued job no worker has claimed this long is sent again."
+    )
+    job_queue_resends: int = Field(
+        default=3, ge=0, le=100, description="Re-sends of an unclaimed queued job before it is failed."
+    )
 
     @field_validator("database_url")
     @classmethod

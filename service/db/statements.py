@@ -118,7 +118,8 @@ def fail_stale_jobs(stale_before: datetime, seconds: float) -> Update:
 
 
 # Queued jobs no worker claimed: the broker lost the message, or no worker runs. For a
-# queued job ``heartbeat_at`` records when it was last re-sent (claim_job overwrites it).
+# queued job ``heartbeat_at`` records when a re-send last reached the queue (claim_job
+# overwrites it); NULL means none has yet.
 
 
 def _last_sent():
@@ -126,10 +127,15 @@ def _last_sent():
 
 
 def unclaimed_jobs(sent_before: datetime, created_after: datetime) -> Select[tuple[str]]:
-    """Queued jobs last sent before ``sent_before`` and still young enough to re-send."""
+    """Queued jobs last sent before ``sent_before`` that are due for a re-send: young
+    enough, or never re-sent (a process that died with its queue, a broker that was down)."""
     return (
         select(TrainingJob.id)
-        .where(TrainingJob.status == "queued", _last_sent() < sent_before, TrainingJob.created_at >= created_after)
+        .where(
+            TrainingJob.status == "queued",
+            _last_sent() < sent_before,
+            (TrainingJob.created_at >= created_after) | TrainingJob.heartbeat_at.is_(None),
+        )
         .order_by(TrainingJob.created_at)
     )
 
@@ -143,16 +149,22 @@ def mark_resent(job_id: str, sent_before: datetime) -> Update:
     )
 
 
-def note_on_queued_job(job_id: str, note: str) -> Update:
-    """A public note on a job still queued (claim_job clears it when a worker starts)."""
-    return update(TrainingJob).where(TrainingJob.id == job_id, TrainingJob.status == "queued").values(error=note)
+def resend_failed(job_id: str, note: str) -> Update:
+    """The re-send did not reach the queue: say so on the job (claim_job clears the note)
+    and make it due again at once, so it goes out as soon as the queue is back."""
+    return (
+        update(TrainingJob)
+        .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
+        .values(error=note, heartbeat_at=None)
+    )
 
 
-def fail_unclaimed_jobs(created_before: datetime, stale_before: datetime, idle_since: datetime, reason: str) -> Update:
-    """Fail queued jobs older than ``created_before``, but only while no worker is busy.
+def fail_unclaimed_jobs(created_before: datetime, sent_before: datetime, stale_before: datetime, reason: str) -> Update:
+    """Fail queued jobs created before ``created_before`` whose last re-send reached the
+    queue before ``sent_before`` and was not claimed, but only while no worker is busy.
 
-    A worker running a job (not yet stale) or that finished one since ``idle_since`` may
-    still be working through a backlog that holds these jobs' messages; an idle worker
+    A worker running a job (not stale) or that finished one since ``sent_before`` may
+    still be working through a backlog holding these jobs' messages; an idle worker
     would have taken them."""
     from sqlalchemy.orm import aliased
 
@@ -161,12 +173,17 @@ def fail_unclaimed_jobs(created_before: datetime, stale_before: datetime, idle_s
         select(other.id)
         .where(
             ((other.status == "running") & (other.heartbeat_at >= stale_before))
-            | (other.started_at.is_not(None) & (other.finished_at >= idle_since))
+            | (other.started_at.is_not(None) & (other.finished_at >= sent_before))
         )
         .exists()
     )
     return (
         update(TrainingJob)
-        .where(TrainingJob.status == "queued", TrainingJob.created_at < created_before, ~busy)
+        .where(
+            TrainingJob.status == "queued",
+            TrainingJob.created_at < created_before,
+            TrainingJob.heartbeat_at < sent_before,
+            ~busy,
+        )
         .values(status="failed", finished_at=utcnow(), error=reason)
     )

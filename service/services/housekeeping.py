@@ -1,22 +1,66 @@
-"""Background upkeep in every API process: fail jobs whose worker died.
+"""Background upkeep in every API process: fail jobs whose worker died, and re-send
+queued jobs that no worker claimed.
 
-The job's truth lives in the database; a worker killed mid-training stops sending
+The job's truth lives in the database. A worker killed mid-training stops sending
 heartbeats, and whichever API process notices first marks the job failed with the reason.
+A queued job whose message never reached a worker (Redis restarted empty, or the process
+holding the in-process queue died) is sent again each time JOB_QUEUE_TIMEOUT_SECONDS pass
+without a claim, for JOB_QUEUE_RESENDS timeouts (and at least once, however old it is);
+the task claims its row atomically, so a duplicate delivery is harmless. A job whose
+last re-send went unclaimed for a timeout after that, while no worker is busy, is failed
+with the reason. While the queue itself is down the job stays queued and says so, and
+goes out as soon as the queue is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import Select, Update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from service.core.config import Settings
 from service.db import statements
 from service.db.models import utcnow
+from service.queue import QueueUnavailable
 
 log = logging.getLogger(__name__)
+
+QUEUE_UNAVAILABLE_RESENDING = "the job queue is unavailable; the job will be re-sent"
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """When a queued job is due for a re-send, and when it is given up on."""
+
+    sent_before: datetime  # jobs last sent before this are due (also: workers idle since)
+    give_up_before: datetime  # jobs created before this get no more re-sends, only a failure
+    stale_before: datetime  # a running job beating since this keeps its worker busy
+    reason: str
+
+    @classmethod
+    def at(cls, now: datetime, settings: Settings) -> QueuePolicy:
+        timeout = settings.job_queue_timeout_seconds
+        window = timeout * (settings.job_queue_resends + 1)
+        return cls(
+            sent_before=now - timedelta(seconds=timeout),
+            give_up_before=now - timedelta(seconds=window),
+            stale_before=now - timedelta(seconds=settings.job_stale_seconds),
+            reason=(
+                f"no worker picked the job up within {window:.0f} s, though it was re-sent to the job queue; "
+                "check that a worker is running, then train again"
+            ),
+        )
+
+    def fail_unclaimed(self) -> Update:
+        return statements.fail_unclaimed_jobs(self.give_up_before, self.sent_before, self.stale_before, self.reason)
+
+    def due(self) -> Select[tuple[str]]:
+        return statements.unclaimed_jobs(self.sent_before, self.give_up_before)
 
 
 async def reap_stale_jobs(sessions: async_sessionmaker, stale_seconds: float) -> int:
@@ -29,11 +73,52 @@ async def reap_stale_jobs(sessions: async_sessionmaker, stale_seconds: float) ->
     return reaped
 
 
-async def housekeeping_forever(sessions: async_sessionmaker, settings: Settings) -> None:
-    interval = max(1.0, min(30.0, settings.job_stale_seconds / 4))
+async def resend_unclaimed_jobs(
+    sessions: async_sessionmaker, dispatch: Callable[[str], None], settings: Settings
+) -> int:
+    """Re-send the queued jobs that are due; fail those past the last re-send. Returns
+    how many were re-sent."""
+    policy = QueuePolicy.at(utcnow(), settings)
+    async with sessions() as session:
+        failed = (await session.execute(policy.fail_unclaimed())).rowcount
+        due = list(await session.scalars(policy.due()))
+        await session.commit()
+    if failed:
+        log.warning("marked %d queued training job(s) failed: %s", failed, policy.reason)
+    resent = 0
+    for job_id in due:
+        async with sessions() as session:
+            # Several API processes run this loop; only the one whose update lands sends.
+            taken = (await session.execute(statements.mark_resent(job_id, policy.sent_before))).rowcount
+            await session.commit()
+        if not taken:
+            continue
+        try:
+            await asyncio.to_thread(dispatch, job_id)
+        except QueueUnavailable:
+            async with sessions() as session:
+                await session.execute(statements.resend_failed(job_id, QUEUE_UNAVAILABLE_RESENDING))
+                await session.commit()
+            break  # the others would wait for the same timeout; try again next tick
+        log.warning("re-sent training job %s: no worker claimed it within %.0f s", job_id,
+                    settings.job_queue_timeout_seconds)
+        resent += 1
+    return resent
+
+
+def tick_seconds(settings: Settings) -> float:
+    return max(1.0, min(30.0, settings.job_stale_seconds / 4, settings.job_queue_timeout_seconds / 4))
+
+
+async def housekeeping_forever(
+    sessions: async_sessionmaker, settings: Settings, dispatch: Callable[[str], None]
+) -> None:
+    """Runs at start-up too, so jobs a previous process left queued are picked up."""
+    interval = tick_seconds(settings)
     while True:
         try:
             await reap_stale_jobs(sessions, settings.job_stale_seconds)
+            await resend_unclaimed_jobs(sessions, dispatch, settings)
         except Exception as exc:  # the database may be restarting; try again next tick
             log.warning("housekeeping failed: %s", exc)
         await asyncio.sleep(interval)

@@ -13,24 +13,32 @@ from service.core.model_types import MODEL_TYPES, retrain_hyperparams
 from service.db import statements
 from service.db.hooks import after_commit
 from service.db.models import TrainingJob, utcnow
+from service.queue import QueueUnavailable
 from service.schemas.ml import EpochPoint, JobPublic, TrainRequest
 
+QUEUE_UNAVAILABLE = "the job queue is unavailable"
 
-def _queue_after_commit(session: AsyncSession, dispatch: Callable[[str], None], job_id: str) -> None:
-    """Send the job to the queue only once its row exists; if the broker is unreachable,
-    say so (503) and fail the job with the reason instead of leaving it queued forever."""
+
+def _queue_after_commit(session: AsyncSession, dispatch: Callable[[str], None], job_ids: list[str]) -> None:
+    """Send the jobs to the queue only once their rows exist. If the queue is unavailable,
+    say so (503) and fail the jobs not sent, so the client that gets the 503 knows
+    nothing will run; the cause goes to the log (the dispatcher logs it), never to clients.
+    A job the queue accepted but then lost is re-sent by the housekeeping."""
 
     async def send(committed: AsyncSession) -> None:
-        try:
-            await asyncio.to_thread(dispatch, job_id)
-        except Exception as exc:
-            await committed.execute(
-                update(TrainingJob)
-                .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
-                .values(status="failed", finished_at=utcnow(), error=f"could not queue the job: {type(exc).__name__}: {exc}")
-            )
-            await committed.commit()
-            raise Unavailable(f"the job queue is unreachable; job {job_id} was marked failed, retry later") from exc
+        for position, job_id in enumerate(job_ids):
+            try:
+                await asyncio.to_thread(dispatch, job_id)
+            except QueueUnavailable as exc:
+                unsent = job_ids[position:]
+                await committed.execute(
+                    update(TrainingJob)
+                    .where(TrainingJob.id.in_(unsent), TrainingJob.status == "queued")
+                    .values(status="failed", finished_at=utcnow(), error=f"could not queue the job: {QUEUE_UNAVAILABLE}")
+                )
+                await committed.commit()
+                which = f"job {unsent[0]} was" if len(unsent) == 1 else f"jobs {', '.join(unsent)} were"
+                raise Unavailable(f"{QUEUE_UNAVAILABLE}; {which} not queued (marked failed), retry later") from exc
 
     after_commit(session, send)
 
@@ -43,7 +51,7 @@ async def create_training_job(
     )
     session.add(job)
     await session.flush()
-    _queue_after_commit(session, dispatch, job.id)
+    _queue_after_commit(session, dispatch, [job.id])
     return job
 
 
@@ -61,8 +69,7 @@ async def create_retrain_jobs(session: AsyncSession, dispatch: Callable[[str], N
     ]
     session.add_all(jobs)
     await session.flush()
-    for job in jobs:
-        _queue_after_commit(session, dispatch, job.id)
+    _queue_after_commit(session, dispatch, [job.id for job in jobs])
     return jobs
 
 
