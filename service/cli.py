@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--download-dir", default="var/data")
     importer.add_argument("--base-url", default=None, help="GroupLens mirror for names like ml-100k")
     importer.add_argument("--split", default=None, help="import only the training part of an official split (u1..u5)")
+    importer.add_argument("--movies", choices=["keep", "overwrite"], default="keep",
+                          help="movies already in the catalogue: keep them (default) or take the archive's")
 
     train = commands.add_parser("train", help="queue a training job with default hyperparameters")
     train.add_argument("--wait", action="store_true", help="block until the job finishes")
@@ -116,9 +118,14 @@ def _beat(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from service.core.errors import ServiceError
     from service.importer import import_movielens
 
-    counts = import_movielens(args.source, Path(args.download_dir), args.base_url, args.split)
+    try:
+        counts = import_movielens(args.source, Path(args.download_dir), args.base_url, args.split, args.movies)
+    except ServiceError as exc:  # the API's 4xx answer, word for word
+        print(f"import refused: {exc.message}" + (f" (field {exc.field})" if exc.field else ""), file=sys.stderr)
+        return 1
     print(f"imported {counts['movies']} movies and {counts['ratings']} ratings")
     return 0
 

@@ -28,6 +28,7 @@ from service.db.session import async_session_factory, build_async_engine
 from service.queue import build_dispatcher
 from service.services.catalog import MovieCache
 from service.services.housekeeping import housekeeping_forever
+from service.services.import_uploads import remove_stale_uploads
 from service.services.model_registry import ModelRegistry
 from service.services.new_movies import NewMoviesCache
 from service.services.popularity import PopularityCache
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.new_movies = NewMoviesCache()
         app.state.movie_cache = MovieCache()
         app.state.dispatcher = build_dispatcher(settings)
+        remove_stale_uploads(settings)  # uploads of API processes killed mid-import
         with contextlib.suppress(Exception):
             await app.state.registry.refresh()
         background = [

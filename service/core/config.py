@@ -45,6 +45,15 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest JSON request body.")
     max_import_bytes: int = Field(default=512 * 2**20, ge=1024, description="Largest MovieLens archive upload.")
+    max_import_uncompressed_bytes: int = Field(
+        default=2 * 2**30, ge=1024, description="Largest uncompressed size of any file read from an imported zip."
+    )
+    max_import_compression_ratio: float = Field(
+        default=50.0, ge=2, description="Largest uncompressed/compressed ratio of a file (over 1 MiB) in an imported zip."
+    )
+    import_temp_dir: str = Field(
+        default="", description="Folder for uploads being imported; default: recsys-imports in the system temp folder."
+    )
     max_header_bytes: int = Field(
         default=64 * 1024, ge=1024, le=2**24, description="Largest request line plus headers; more is refused with 431."
     )

@@ -42,3 +42,32 @@ def test_import_by_url_and_by_name_from_a_mirror(settings_env, ml100k_dir, tmp_p
     finally:
         server.close()
     assert "imported 1682 movies and 100000 ratings" in capsys.readouterr().out
+
+
+def test_a_bad_archive_fails_with_the_apis_message_and_writes_nothing(settings_env, ml100k_dir, tmp_path, capsys):
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ml-100k/u.data", "1\t1\t5\t881250949\n2\t1\t3\t881250949\n3\t1\t99\t881250949\n")
+        zf.write(ml100k_dir / "u.item", "ml-100k/u.item")
+    assert main(["import-movielens", str(archive)]) == 1
+    err = capsys.readouterr().err
+    assert "import refused: u.data line 3: rating must be between 0.5 and 5.0, got 99.0 (field u.data:3:rating)" in err
+    assert str(tmp_path) not in err
+    assert counts() == (0, 0)
+
+
+def test_movies_are_kept_unless_the_cli_is_told_to_overwrite(settings_env, ml100k_dir, tmp_path):
+    assert main(["import-movielens", str(ml100k_dir)]) == 0
+    renamed = tmp_path / "ml-100k"
+    renamed.mkdir()
+    (renamed / "u.data").write_text("1\t1\t5\t881250949\n")
+    (renamed / "u.item").write_bytes(b"1|Renamed (1999)|x||u|" + b"|".join([b"0"] * 8 + [b"1"] + [b"0"] * 10) + b"\n")
+
+    def title() -> str:
+        with sync_session() as session:
+            return session.get(Movie, 1).title
+
+    assert main(["import-movielens", str(renamed)]) == 0
+    assert title() == "Toy Story"
+    assert main(["import-movielens", str(renamed), "--movies", "overwrite"]) == 0
+    assert title() == "Renamed"
