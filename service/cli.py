@@ -148,9 +148,14 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         outcome = run_training_job(job_id)
         print(f"job {job_id} {outcome.status}" + (f": model version {outcome.model_version}" if outcome.model_version else ""))
         return 0 if outcome.status == "succeeded" else 1
-    from workers.celery_app import celery_app
+    from service.queue import CeleryDispatcher, QueueUnavailable
 
-    celery_app.send_task("recsys.train_model", args=[job_id])
+    try:
+        CeleryDispatcher(settings).dispatch(job_id)
+    except QueueUnavailable:
+        # The job row stays queued; the API's upkeep re-sends it once the queue is back.
+        print(f"job {job_id}: the job queue is unavailable; it will be re-sent", file=sys.stderr)
+        return 1
     if not args.wait:
         return 0
     while True:

@@ -29,7 +29,7 @@ from recsys_core.model import MatrixFactorization
 from service.db import statements
 from service.db.models import ModelArtifact, Rating, UserState, utcnow
 from service.db.session import sync_session
-from service.services.realtime import FACTOR_DTYPE, LOCK_STRIPES, USER_LOCK_BASE
+from service.services.realtime import FACTOR_DTYPE, USER_LOCK_BASE, user_lock_stripes
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _lock_users(session: Session, user_ids: Sequence[int]) -> None:
     """The advisory locks realtime._lock_users takes for these users, in its order."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite has one writer at a time, and a writer that read before our commit fails
-    for stripe in sorted({user_id % LOCK_STRIPES for user_id in user_ids}):
+    for stripe in user_lock_stripes(user_ids):
         session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_BASE + stripe)))
 
 

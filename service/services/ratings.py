@@ -54,7 +54,9 @@ async def upsert_ratings(
             timestamp=payload.timestamp if payload.timestamp is not None else int(now),
         )
     replaced = await _existing_pairs(session, list(latest))
-    rows = [r.model_dump() for r in latest.values()]
+    # Key order, as the archive import writes: two writers of overlapping rows then take
+    # their row locks in the same order and cannot deadlock.
+    rows = [latest[pair].model_dump() for pair in sorted(latest)]
     for start in range(0, len(rows), CHUNK):
         insert = _upsert(session)(Rating).values(rows[start : start + CHUNK])
         await session.execute(

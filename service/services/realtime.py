@@ -97,6 +97,12 @@ async def _usable_vector(
     return loaded.model.solve_user(list(rated), list(rated.values())) if rated else None
 
 
+def user_lock_stripes(user_ids: Iterable[int]) -> list[int]:
+    """The lock stripes of these users, in the order every writer takes them (the
+    advisory lock key of a stripe is ``USER_LOCK_BASE + stripe``)."""
+    return sorted({user_id % LOCK_STRIPES for user_id in user_ids})
+
+
 async def _lock_users(session: AsyncSession, user_ids: Iterable[int]) -> None:
     """Serialize writers of the same user until this transaction ends.
 
@@ -106,7 +112,7 @@ async def _lock_users(session: AsyncSession, user_ids: Iterable[int]) -> None:
     PostgreSQL: transaction-scoped advisory locks, shared by every process. The embedded
     SQLite runs in one process: asyncio locks, released by the session dependency when
     the transaction ends."""
-    stripes = sorted({user_id % LOCK_STRIPES for user_id in user_ids})
+    stripes = user_lock_stripes(user_ids)
     if session.bind.dialect.name == "postgresql":
         for stripe in stripes:
             await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_BASE + stripe)))
