@@ -561,6 +561,54 @@ class MatrixFactorization:
         sol = self._solve_codes(idx, vals)
         return UserVector(float(sol[0]), sol[1:].copy())
 
+    def solve_users(self, rows: Any, item_ids: Any, ratings: Any, n_rows: int) -> np.ndarray:
+        """:meth:`solve_user` for many users at once, vectorized.
+
+        ``rows[k]`` (``0 <= rows[k] < n_rows``) says whose rating ``(item_ids[k],
+        ratings[k])`` is; each row's items must be distinct. Returns ``(n_rows,
+        n_factors + 1)``: row ``r`` is ``[bias, factors...]`` of the ratings in row ``r``,
+        zero for a row with no known item, exactly as :meth:`solve_user` solves it.
+        """
+        self._require_fitted()
+        rows = _as_1d(rows, "rows").astype(np.int64)
+        idx = self._items.lookup(_as_1d(item_ids, "item_ids"))
+        vals = _as_1d(ratings, "ratings").astype(np.float64)
+        if not (len(rows) == len(idx) == len(vals)):
+            raise ValueError("rows, item_ids and ratings must have the same length")
+        if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
+            raise ValueError(f"rows must lie in [0, {n_rows})")
+        if not np.isfinite(vals).all():
+            raise ValueError("ratings contain NaN or infinite values")
+        known = idx >= 0
+        rows, idx, vals = rows[known], idx[known], vals[known]
+        targets = vals - self.global_mean - self._item_bias[idx]
+        matrix = sp.csr_matrix((targets, (rows, idx)), shape=(n_rows, self.n_items))
+        if matrix.nnz != len(rows):
+            raise ValueError("a row rates the same item twice; give one rating per item")
+        p = self.params
+        penalty = _als.penalty_diagonal(
+            np.diff(matrix.indptr), p.n_factors, p.regularization, p.bias_regularization, p.regularization_exponent
+        )
+        solved, _ = _als.solve_rows(matrix, matrix.data, self._item_augmented(), penalty)
+        return solved
+
+    def predict_vectors(self, biases: Any, factors: Any, rows: Any, item_ids: Any) -> np.ndarray:
+        """:meth:`predict_vector` for many vectors at once: the prediction of vector
+        ``(biases[rows[k]], factors[rows[k]])`` for ``item_ids[k]``, clipped."""
+        self._require_fitted()
+        biases = np.asarray(biases, dtype=np.float64)
+        factors = np.asarray(factors, dtype=np.float64)
+        rows = _as_1d(rows, "rows").astype(np.int64)
+        idx = self._items.lookup(_as_1d(item_ids, "item_ids"))
+        if factors.shape != (len(biases), self.params.n_factors):
+            raise ValueError(f"factors must have shape ({len(biases)}, {self.params.n_factors})")
+        pred = self.global_mean + biases[rows]
+        known = idx >= 0
+        pred[known] += self._item_bias[idx[known]] + np.einsum(
+            "ij,ij->i", factors[rows[known]], self._item_factors[idx[known]]
+        )
+        return np.clip(pred, *self.rating_scale)
+
     def fold_in(self, user_id: Any, item_ids: Any, ratings: Any) -> UserVector:
         """Solve a user's vector from all their ratings and store it (adding new users).
 

@@ -91,23 +91,21 @@ def _fold(session: Session, version: int, model: MatrixFactorization, user_ids: 
     rows = session.execute(
         select(Rating.user_id, Rating.movie_id, Rating.rating)
         .where(Rating.user_id.in_(user_ids))
-        .order_by(Rating.user_id)
     ).all()
     users = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     movies = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
     values = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
-    starts = np.searchsorted(users, user_ids, side="left")
-    ends = np.searchsorted(users, user_ids, side="right")
+    positions = {user_id: k for k, user_id in enumerate(user_ids)}
+    rows_of = np.fromiter((positions[u] for u in users), dtype=np.int64, count=len(users))
+    solved = model.solve_users(rows_of, movies, values, n_rows=len(user_ids)).astype(FACTOR_DTYPE)
+    counts = np.bincount(rows_of, minlength=len(user_ids))
     now = utcnow()
-    states = []
-    for user_id, start, end in zip(user_ids, starts, ends, strict=True):
-        if end > start:
-            vector = model.solve_user(movies[start:end], values[start:end])
-            bias, factors = float(vector.bias), np.asarray(vector.factors, dtype=FACTOR_DTYPE)
-        else:  # their ratings were deleted meanwhile: as realtime.fold_users does
-            bias, factors = 0.0, np.zeros(model.params.n_factors, dtype=FACTOR_DTYPE)
-        states.append({"user_id": user_id, "model_version": version, "bias": bias, "factors": factors.tobytes(),
-                       "n_ratings": int(end - start), "updated_at": now})
+    # A user whose ratings were deleted meanwhile solves to zeros, as realtime.fold_users does.
+    states = [
+        {"user_id": user_id, "model_version": version, "bias": float(solved[k, 0]), "factors": solved[k, 1:].tobytes(),
+         "n_ratings": int(counts[k]), "updated_at": now}
+        for k, user_id in enumerate(user_ids)
+    ]
     insert = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(UserState.__table__)
     replace = {name: insert.excluded[name] for name in ("model_version", "bias", "factors", "n_ratings", "updated_at")}
     session.execute(insert.on_conflict_do_update(index_elements=["user_id"], set_=replace), states)

@@ -57,14 +57,14 @@ async def upsert_ratings(
     # Key order, as the archive import writes: two writers of overlapping rows then take
     # their row locks in the same order and cannot deadlock.
     rows = [latest[pair].model_dump() for pair in sorted(latest)]
-    for start in range(0, len(rows), CHUNK):
-        insert = _upsert(session)(Rating).values(rows[start : start + CHUNK])
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=[Rating.user_id, Rating.movie_id],
-                set_={"rating": insert.excluded.rating, "timestamp": insert.excluded.timestamp},
-            )
-        )
+    upsert = _upsert(session)(Rating)
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[Rating.user_id, Rating.movie_id],
+            set_={"rating": upsert.excluded.rating, "timestamp": upsert.excluded.timestamp},
+        ),
+        rows,
+    )
     return list(latest.values()), replaced
 
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,16 +153,18 @@ async def rate(
     by_user: defaultdict[int, list[RatingPublic]] = defaultdict(list)
     for rating in stored:
         by_user[rating.user_id].append(rating)
-    predictions = {user_id: _predict_before(loaded, before[user_id], new) for user_id, new in by_user.items()}
-    session.add_all(
-        LivePrediction(user_id=r.user_id, movie_id=r.movie_id, model_version=loaded.version, predicted=p, actual=r.rating)
-        for user_id, new in by_user.items()
-        for r, p in zip(new, predictions[user_id], strict=True)
-    )
-    latencies = await fold_users(session, loaded, list(by_user))
+    predictions = _predictions_before(loaded, before, by_user)
+    if predictions:
+        await session.execute(insert(LivePrediction), [
+            {"user_id": r.user_id, "movie_id": r.movie_id, "model_version": loaded.version,
+             "predicted": p, "actual": r.rating, "created_at": utcnow()}
+            for user_id, new in by_user.items()
+            for r, p in zip(new, predictions[user_id], strict=True)
+        ])
+    latency = await fold_users(session, loaded, list(by_user))
     results = {
         user_id: FoldInResult(
-            model_version=loaded.version, folded_in=True, latency_ms=latencies[user_id],
+            model_version=loaded.version, folded_in=True, latency_ms=latency,
             predicted_before=predictions[user_id][-1],
         )
         for user_id in by_user
@@ -170,39 +172,51 @@ async def rate(
     return stored, replaced, results
 
 
-def _predict_before(loaded: LoadedModel, vector: UserVector | None, new: list[RatingPublic]) -> list[float]:
-    movie_ids = [r.movie_id for r in new]
+def _predictions_before(
+    loaded: LoadedModel, before: dict[int, UserVector | None], by_user: dict[int, list[RatingPublic]]
+) -> dict[int, list[float]]:
+    """Each new rating as the model predicted it before learning it, for all users at once."""
     model = loaded.model
-    if vector is None:
-        values = model.predict([new[0].user_id] * len(movie_ids), movie_ids)
-    else:
-        values = model.predict_vector(vector, movie_ids)
-    return [float(v) for v in values]
+    users = list(by_user)
+    if not users:
+        return {}
+    counts = [len(by_user[u]) for u in users]
+    rows = np.repeat(np.arange(len(users)), counts)
+    movies = np.fromiter((r.movie_id for u in users for r in by_user[u]), dtype=np.int64, count=len(rows))
+    values = np.empty(len(rows))
+    vectors = [before[u] for u in users]
+    has_vector = np.array([v is not None for v in vectors])[rows]
+    if has_vector.any():
+        zero = np.zeros(model.params.n_factors)
+        biases = np.array([v.bias if v is not None else 0.0 for v in vectors])
+        factors = np.stack([v.factors if v is not None else zero for v in vectors])
+        values[has_vector] = model.predict_vectors(biases, factors, rows[has_vector], movies[has_vector])
+    if not has_vector.all():  # no vector: the model's own estimate (bias-only for a new user)
+        values[~has_vector] = model.predict(np.asarray(users)[rows[~has_vector]], movies[~has_vector])
+    bounds = np.cumsum([0, *counts])
+    return {u: values[bounds[k] : bounds[k + 1]].tolist() for k, u in enumerate(users)}
 
 
-async def fold_users(session: AsyncSession, loaded: LoadedModel, user_ids: Sequence[int]) -> dict[int, float]:
-    """Re-solve users from all their stored ratings and store their states; returns each
-    solve's latency in ms."""
+async def fold_users(session: AsyncSession, loaded: LoadedModel, user_ids: Sequence[int]) -> float:
+    """Re-solve users from all their stored ratings, in one vectorized solve, and store
+    their states; returns the solve's latency in ms."""
     rated = await ratings_of(session, user_ids)
-    rows, latencies = [], {}
-    for user_id in user_ids:
-        started = time.perf_counter()
-        ratings = rated[user_id]
-        if ratings:
-            vector = loaded.model.solve_user(list(ratings), list(ratings.values()))
-            bias, factors = float(vector.bias), np.asarray(vector.factors, dtype=FACTOR_DTYPE)
-        else:
-            bias, factors = 0.0, np.zeros(loaded.model.params.n_factors, dtype=FACTOR_DTYPE)
-        latencies[user_id] = (time.perf_counter() - started) * 1000
-        rows.append({"user_id": user_id, "model_version": loaded.version, "bias": bias, "factors": factors.tobytes(),
-                     "n_ratings": len(ratings), "updated_at": utcnow()})
-    insert = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(UserState)
-    replace = {name: insert.excluded[name] for name in ("model_version", "bias", "factors", "n_ratings", "updated_at")}
-    for start in range(0, len(rows), CHUNK):
-        await session.execute(
-            insert.values(rows[start : start + CHUNK]).on_conflict_do_update(index_elements=[UserState.user_id], set_=replace)
-        )
-    return latencies
+    rows = np.repeat(np.arange(len(user_ids)), [len(rated[u]) for u in user_ids])
+    movies = np.fromiter((m for u in user_ids for m in rated[u]), dtype=np.int64, count=len(rows))
+    values = np.fromiter((v for u in user_ids for v in rated[u].values()), dtype=np.float64, count=len(rows))
+    started = time.perf_counter()
+    solved = loaded.model.solve_users(rows, movies, values, n_rows=len(user_ids)).astype(FACTOR_DTYPE)
+    latency = (time.perf_counter() - started) * 1000
+    now = utcnow()
+    states = [
+        {"user_id": user_id, "model_version": loaded.version, "bias": float(solved[k, 0]),
+         "factors": solved[k, 1:].tobytes(), "n_ratings": len(rated[user_id]), "updated_at": now}
+        for k, user_id in enumerate(user_ids)
+    ]
+    upsert = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(UserState)
+    replace = {name: upsert.excluded[name] for name in ("model_version", "bias", "factors", "n_ratings", "updated_at")}
+    await session.execute(upsert.on_conflict_do_update(index_elements=[UserState.user_id], set_=replace), states)
+    return latency
 
 
 async def unrate(session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int) -> FoldInResult:
@@ -211,5 +225,5 @@ async def unrate(session: AsyncSession, registry: ModelRegistry, user_id: int, m
     loaded = registry.current
     if loaded is None:
         return FoldInResult(model_version=None, folded_in=False)
-    latencies = await fold_users(session, loaded, [user_id])
-    return FoldInResult(model_version=loaded.version, folded_in=True, latency_ms=latencies[user_id])
+    latency = await fold_users(session, loaded, [user_id])
+    return FoldInResult(model_version=loaded.version, folded_in=True, latency_ms=latency)

@@ -130,3 +130,34 @@ def test_fold_in_is_fast(fitted):
         model.fold_in(10**6 + 1 + k, items, ratings)
         times.append(time.perf_counter() - t)
     assert np.median(times) < 0.005  # measured ~0.2 ms; generous for CI machines
+
+
+def test_solve_users_agrees_with_one_solve_per_user(fitted):
+    """The batched solve used for rating batches against the one-user reference."""
+    model, train = fitted
+    rng = np.random.default_rng(3)
+    users = [1, 13, 405, 7]
+    picked = [train[train.user_id == u].sample(n=int(rng.integers(1, 40)), random_state=u) for u in users]
+    rows = np.concatenate([np.full(len(p), r) for r, p in enumerate(picked)] + [[5]])
+    items = np.concatenate([p.item_id.to_numpy() for p in picked] + [[999_999]])  # unknown item: ignored
+    ratings = np.concatenate([p.rating.to_numpy() for p in picked] + [[4.0]])
+    order = rng.permutation(len(rows))  # input order must not matter
+    solved = model.solve_users(rows[order], items[order], ratings[order], n_rows=7)
+    for r, p in enumerate(picked):
+        one = model.solve_user(p.item_id, p.rating)
+        assert solved[r, 0] == pytest.approx(one.bias, abs=1e-9)
+        np.testing.assert_allclose(solved[r, 1:], one.factors, atol=1e-9)
+    np.testing.assert_array_equal(solved[4:], 0.0)  # no ratings, or only unknown items
+
+    vectors = [UserVector(float(s[0]), s[1:]) for s in solved[:4]]
+    query_rows = np.array([0, 0, 1, 2, 3, 3])
+    query_items = np.array([50, 999_999, 181, 1, 258, 100])
+    batched = model.predict_vectors(solved[:4, 0], solved[:4, 1:], query_rows, query_items)
+    expected = [model.predict_vector(vectors[r], [i])[0] for r, i in zip(query_rows, query_items)]
+    np.testing.assert_allclose(batched, expected, atol=1e-12)
+
+
+def test_solve_users_refuses_a_row_that_rates_an_item_twice(fitted):
+    model, _ = fitted
+    with pytest.raises(ValueError, match="twice"):
+        model.solve_users([0, 0], [50, 50], [4.0, 5.0], n_rows=1)
