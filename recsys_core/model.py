@@ -163,6 +163,9 @@ def _check_frame(ratings: Any, what: str) -> pd.DataFrame:
     return ratings
 
 
+_FEW_ROWS = 16  # below this, solve_users solves row by row
+
+
 class MatrixFactorization:
     """Biased matrix factorization trained by ALS.
 
@@ -589,7 +592,15 @@ class MatrixFactorization:
         penalty = _als.penalty_diagonal(
             np.diff(matrix.indptr), p.n_factors, p.regularization, p.bias_regularization, p.regularization_exponent
         )
-        solved, _ = _als.solve_rows(matrix, matrix.data, self._item_augmented(), penalty)
+        if n_rows > _FEW_ROWS:
+            return _als.solve_rows(matrix, matrix.data, self._item_augmented(), penalty)[0]
+        # The batched solver first forms an outer product per catalogue item, which costs
+        # more than a few one-row solves (ml-100k, one user: 6.4 ms against 0.3 ms).
+        solved = np.zeros((n_rows, p.n_factors + 1))
+        for row in range(n_rows):
+            span = slice(matrix.indptr[row], matrix.indptr[row + 1])
+            if span.stop > span.start:
+                solved[row] = _als.solve_one(self._item_augmented()[matrix.indices[span]], matrix.data[span], penalty[row])
         return solved
 
     def predict_vectors(self, biases: Any, factors: Any, rows: Any, item_ids: Any) -> np.ndarray:

@@ -132,7 +132,8 @@ def test_fold_in_is_fast(fitted):
     assert np.median(times) < 0.005  # measured ~0.2 ms; generous for CI machines
 
 
-def test_solve_users_agrees_with_one_solve_per_user(fitted):
+@pytest.mark.parametrize("n_rows", [7, 40])  # row by row, and the vectorized solver
+def test_solve_users_agrees_with_one_solve_per_user(fitted, n_rows):
     """The batched solve used for rating batches against the one-user reference."""
     model, train = fitted
     rng = np.random.default_rng(3)
@@ -142,7 +143,7 @@ def test_solve_users_agrees_with_one_solve_per_user(fitted):
     items = np.concatenate([p.item_id.to_numpy() for p in picked] + [[999_999]])  # unknown item: ignored
     ratings = np.concatenate([p.rating.to_numpy() for p in picked] + [[4.0]])
     order = rng.permutation(len(rows))  # input order must not matter
-    solved = model.solve_users(rows[order], items[order], ratings[order], n_rows=7)
+    solved = model.solve_users(rows[order], items[order], ratings[order], n_rows=n_rows)
     for r, p in enumerate(picked):
         one = model.solve_user(p.item_id, p.rating)
         assert solved[r, 0] == pytest.approx(one.bias, abs=1e-9)
