@@ -4,12 +4,15 @@ all running the same ``recsys`` commands as docker-compose."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,14 +98,14 @@ def wait_until(predicate, timeout: float, what: str) -> None:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
+def fresh_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     name = f"recsys_it_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -114,11 +117,12 @@ def launch_stack(
     *import_args: str,
     extra_env: dict[str, str] | None = None,
     redis_base: str = REDIS_BASE,
+    pg_admin_url: str = PG_ADMIN_URL,
 ) -> Iterator[Stack]:
     """Migrate a fresh database, import MovieLens, start a Celery worker and one uvicorn."""
     redis_url = f"{redis_base}/{redis_db}"
     redis.Redis.from_url(redis_url).flushdb()
-    with fresh_database() as pg_url:
+    with fresh_database(pg_admin_url) as pg_url:
         env = {
             **os.environ,
             "DATABASE_URL": pg_url,
@@ -177,6 +181,39 @@ def private_redis(log_dir: Path) -> Iterator[tuple[str, Callable[[], None], Call
         yield f"redis://127.0.0.1:{port}", stop, start
     finally:
         stop()
+
+
+@contextmanager
+def private_postgres() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """A PostgreSQL server of the test's own (initdb in a temporary folder, a free port),
+    so a test can stop and restart it without touching the machine's shared cluster.
+    Yields (admin url, stop, start)."""
+    bin_dir = sorted(Path("/usr/lib/postgresql").iterdir())[-1] / "bin"
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses root
+    data = Path(tempfile.mkdtemp(prefix="recsys-pg-"))
+    if as_postgres:
+        shutil.chown(data, "postgres")
+    port = free_port()
+
+    def pg_ctl(*args: str) -> None:
+        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", *args],
+                       check=True, timeout=120, capture_output=True)
+
+    def start() -> None:
+        pg_ctl("-l", str(data / "server.log"), "-o", f"-p {port} -h 127.0.0.1 -k {data} -c fsync=off", "start")
+
+    def stop() -> None:
+        pg_ctl("-m", "fast", "stop")
+
+    subprocess.run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                    "--no-sync"], check=True, timeout=120, capture_output=True)
+    start()
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", stop, start
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def _redis_up(port: int) -> bool:
