@@ -69,6 +69,12 @@ class ModelRegistry:
                 log.error("%s; keeping version %s", self.last_error,
                           self.current.version if self.current else None)
                 return self.current
+            async with self._sessions() as session:
+                still = (await session.scalars(statements.active_version())).first()
+            if still is None or still.version != active.version:
+                # Another version was activated while this one loaded: installing it now
+                # would serve a version that is no longer active until the next poll.
+                return self.current
             self.current = LoadedModel(active.version, model, holdout)
             self.last_error = None
             log.info("serving model version %s", active.version)
