@@ -32,7 +32,6 @@ from service.services.model_registry import LoadedModel, ModelRegistry
 FACTOR_DTYPE = np.float64
 LOCK_STRIPES = 64
 USER_LOCK_BASE = 0x7573_6572 << 32  # advisory keys USER_LOCK_BASE + stripe: apart from the versions lock
-CHUNK = 1_000  # rows or ids per statement: well inside PostgreSQL's and SQLite's parameter limits
 _stripes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
@@ -62,7 +61,7 @@ async def _states_of(session: AsyncSession, user_ids: Sequence[int]) -> dict[int
     return states
 
 
-def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+def _chunks(values: Sequence[int], size: int = rating_store.CHUNK) -> Iterable[Sequence[int]]:
     return (values[start : start + size] for start in range(0, len(values), size))
 
 
