@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MFParams"]
+__all__ = ["EASEParams", "EnsembleParams", "IALSParams", "MFParams"]
 
 
 def _in_range(lo: float, hi: float, *, lo_open: bool = False):
@@ -97,3 +97,87 @@ class MFParams(BaseModel):
     def early_stopping(self) -> bool:
         """True when early stopping is enabled."""
         return bool(self.early_stopping_patience)
+
+
+class EASEParams(BaseModel):
+    """Hyperparameters of EASE (Steck 2019), the closed-form item-item model.
+
+    ``B = argmin |X - X B|^2 + regularization |B|^2`` subject to ``diag(B) = 0``, with
+    ``X`` the user x item matrix of binarized ratings (1 = rated). A user's scores are
+    their rated vector times ``B``, each rated movie weighted by how they rated it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regularization: Annotated[float, _in_range(0.0, 1e7, lo_open=True)] = Field(
+        500.0, description="L2 penalty lambda added to the Gram diagonal, in (0, 1e7]."
+    )
+    max_items: Annotated[int, _in_range(2, 40_000)] = Field(
+        20_000,
+        description=(
+            "Most-rated items kept in B (memory grows with its square), in [2, 40000]; "
+            "rarer items are not recommended by EASE."
+        ),
+    )
+    liked_weight: Annotated[float, _in_range(-1.0, 1.0)] = Field(
+        1.0, description="Weight of a rated movie rated at or above liked_threshold, in [-1, 1]."
+    )
+    neutral_weight: Annotated[float, _in_range(-1.0, 1.0)] = Field(
+        0.7, description="Weight of a movie rated from neutral_threshold up to liked_threshold, in [-1, 1]."
+    )
+    disliked_weight: Annotated[float, _in_range(-1.0, 1.0)] = Field(
+        0.3, description="Weight of a movie rated below neutral_threshold, in [-1, 1]."
+    )
+    liked_threshold: Annotated[float, _in_range(0.0, 1.0)] = Field(
+        0.75, description="Where 'liked' starts, as a fraction of the rating scale (0.75 of 1-5 is 4), in [0, 1]."
+    )
+    neutral_threshold: Annotated[float, _in_range(0.0, 1.0)] = Field(
+        0.5, description="Where 'neutral' starts, as a fraction of the rating scale (0.5 of 1-5 is 3), in [0, 1]."
+    )
+
+
+class IALSParams(BaseModel):
+    """Hyperparameters of implicit-feedback ALS (Hu, Koren, Volinsky 2008).
+
+    Every rated movie is a positive with confidence ``1 + alpha * w(r)``; unrated
+    movies are negatives of confidence 1. ``w`` grows with the rating, so a movie
+    rated 5 counts more than one rated 1.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_factors: Annotated[int, _in_range(1, 1024)] = Field(32, description="Latent factors, in [1, 1024].")
+    regularization: Annotated[float, _in_range(0.0, 1e4, lo_open=True)] = Field(
+        0.05, description="L2 penalty on user and item factors, in (0, 1e4]."
+    )
+    alpha: Annotated[float, _in_range(0.0, 1e4)] = Field(
+        1.0, description="Confidence added per unit of rating weight, in [0, 1e4]."
+    )
+    epochs: Annotated[int, _in_range(1, 1000)] = Field(15, description="ALS epochs, in [1, 1000].")
+    seed: Annotated[int, _in_range(0, 2**32 - 1)] = Field(0, description="Random seed, in [0, 2**32 - 1].")
+
+
+class EnsembleParams(BaseModel):
+    """Hyperparameters of the ensemble: a ranking model blended with MF's predicted rating.
+
+    Score = ``sum_c weight_c * z_c - popularity_penalty * log(1 + n_i)``, where ``z_c`` is
+    component ``c``'s scores standardized over the catalogue for this user. Weights not
+    given are chosen on a validation split carved from the training data.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ranker: Literal["ease", "ials"] = Field("ease", description="The ranking component: 'ease' or 'ials'.")
+    ease: EASEParams = Field(default_factory=EASEParams, description="Hyperparameters of the EASE ranker.")
+    ials: IALSParams = Field(default_factory=IALSParams, description="Hyperparameters of the iALS ranker.")
+    mf: MFParams = Field(default_factory=MFParams, description="Hyperparameters of the rating model.")
+    mf_weight: Annotated[float | None, _in_range(0.0, 10.0)] = Field(
+        None, description="Weight of MF's standardized predicted rating, in [0, 10]; null: chosen on validation."
+    )
+    popularity_penalty: Annotated[float | None, _in_range(0.0, 10.0)] = Field(
+        None, description="Weight of -log(1 + ratings of the movie), in [0, 10]; null: chosen on validation."
+    )
+    validation_fraction: Annotated[float, _in_range(0.0, 0.5, lo_open=True)] = Field(
+        0.1, description="Share of each user's training ratings held out to choose weights, in (0, 0.5]."
+    )
+    seed: Annotated[int, _in_range(0, 2**32 - 1)] = Field(0, description="Seed of the validation split.")

@@ -1,0 +1,89 @@
+"""The model types by name: their classes, their validated hyperparameters, and a
+discriminated union (:data:`ModelSpec`) that validates ``{"model_type", "hyperparams"}``
+per type, so an error names the field and its allowed range."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .params import EASEParams, EnsembleParams, IALSParams, MFParams
+from .recommender import Recommender
+
+__all__ = ["DEFAULT_MODEL_TYPE", "MODEL_TYPES", "ModelSpec", "build_model", "load_model", "model_class", "params_class"]
+
+ModelTypeName = Literal["ensemble", "ease", "ials", "matrix_factorization"]
+MODEL_TYPES: tuple[str, ...] = ("ensemble", "ease", "ials", "matrix_factorization")
+DEFAULT_MODEL_TYPE = "ensemble"
+
+_CLASSES = {  # imported on first use: importing recsys_core stays cheap
+    "matrix_factorization": ("recsys_core.model", "MatrixFactorization"),
+    "ease": ("recsys_core.ease", "EASE"),
+    "ials": ("recsys_core.ials", "ImplicitALS"),
+    "ensemble": ("recsys_core.ensemble", "Ensemble"),
+}
+_PARAMS: dict[str, type[BaseModel]] = {
+    "matrix_factorization": MFParams,
+    "ease": EASEParams,
+    "ials": IALSParams,
+    "ensemble": EnsembleParams,
+}
+
+
+def _check(model_type: str) -> str:
+    if model_type not in _CLASSES:
+        raise ValueError(f"unknown model_type {model_type!r}; one of {', '.join(MODEL_TYPES)}")
+    return model_type
+
+
+def model_class(model_type: str) -> type[Recommender]:
+    module, name = _CLASSES[_check(model_type)]
+    return getattr(importlib.import_module(module), name)
+
+
+def params_class(model_type: str) -> type[BaseModel]:
+    return _PARAMS[_check(model_type)]
+
+
+def build_model(model_type: str, hyperparams: dict[str, Any] | BaseModel | None = None) -> Recommender:
+    """An unfitted model of this type; ``hyperparams`` are validated by its params class."""
+    params_cls = params_class(model_type)
+    if isinstance(hyperparams, BaseModel):
+        params = params_cls.model_validate(hyperparams.model_dump())
+    else:
+        params = params_cls.model_validate(hyperparams or {})
+    return model_class(model_type)(params)
+
+
+def load_model(data: bytes) -> Recommender:
+    """Any model written by ``to_bytes``, of whichever type its file says."""
+    return Recommender.from_bytes(data)
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MFSpec(_Spec):
+    model_type: Literal["matrix_factorization"]
+    hyperparams: MFParams = Field(default_factory=MFParams)
+
+
+class EASESpec(_Spec):
+    model_type: Literal["ease"]
+    hyperparams: EASEParams = Field(default_factory=EASEParams)
+
+
+class IALSSpec(_Spec):
+    model_type: Literal["ials"]
+    hyperparams: IALSParams = Field(default_factory=IALSParams)
+
+
+class EnsembleSpec(_Spec):
+    model_type: Literal["ensemble"]
+    hyperparams: EnsembleParams = Field(default_factory=EnsembleParams)
+
+
+ModelSpec = Annotated[EnsembleSpec | EASESpec | IALSSpec | MFSpec, Field(discriminator="model_type")]
