@@ -8,10 +8,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service.core.config import Settings, generate_key, get_settings
+from service.training.status import JobStatus
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 KEY_FILE = Path("var/admin-api-key")
+CELERY_APP = "workers.celery_app:celery_app"  # an import path, like uvicorn's app below
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,20 +106,28 @@ def _local_admin_key() -> str:
     return key
 
 
-def _worker(_: argparse.Namespace, settings: Settings) -> int:
-    from workers.celery_app import TRAINING_QUEUE, celery_app
-    from workers.housekeeping import reap_stale_jobs
+def _celery_app() -> Celery:
+    """The workers' Celery app, loaded by its import path as ``celery -A`` would: the
+    service never imports the workers' package."""
+    from celery.utils.imports import symbol_by_name
 
-    reap_stale_jobs()
-    celery_app.worker_main(["worker", "--loglevel=INFO", "--concurrency=1", "-Q", TRAINING_QUEUE])
+    return symbol_by_name(CELERY_APP)
+
+
+def _worker(_: argparse.Namespace, settings: Settings) -> int:
+    from service.training.broker import TRAINING_QUEUE
+    from service.training.dispatch import CeleryDispatcher
+    from service.training.reaper import reap_now
+
+    app = _celery_app()
+    reap_now(settings, CeleryDispatcher(settings, app).dispatch)
+    app.worker_main(["worker", "--loglevel=INFO", "--concurrency=1", "-Q", TRAINING_QUEUE])
     return 0
 
 
 def _beat(_: argparse.Namespace, settings: Settings) -> int:
-    from workers.celery_app import celery_app
-
     Path("var").mkdir(exist_ok=True)
-    celery_app.start(["beat", "--loglevel=INFO", "--schedule=var/celerybeat-schedule"])
+    _celery_app().start(["beat", "--loglevel=INFO", "--schedule=var/celerybeat-schedule"])
     return 0
 
 
@@ -131,46 +145,54 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
+    """Create and queue a job as ``POST /api/ml/train`` does; in-process mode runs it here."""
     import json
 
+    from service.core.errors import Unavailable
     from service.core.model_types import MODEL_TYPES
-    from service.db.models import TrainingJob
-    from service.db.session import sync_session
-    from workers.training import run_training_job
+    from service.training import jobs
+    from service.training.dispatch import CeleryDispatcher
+    from service.training.pipeline import run_training_job
 
     params = MODEL_TYPES["matrix_factorization"].model_validate(json.loads(args.hyperparams))
-    with sync_session() as session:
-        job = TrainingJob.new(kind="train", model_type="matrix_factorization", hyperparams=params.model_dump(mode="json"))
-        session.add(job)
-        job_id = job.id
-    print(f"job {job_id} queued")
-    if settings.worker_mode == "inprocess":
-        outcome = run_training_job(job_id)
-        print(f"job {job_id} {outcome.status}" + (f": model version {outcome.model_version}" if outcome.model_version else ""))
-        return 0 if outcome.status == "succeeded" else 1
-    from service.queue import CeleryDispatcher, QueueUnavailable
+    inprocess = settings.worker_mode == "inprocess"
+    send = run_training_job if inprocess else CeleryDispatcher(settings).dispatch
+
+    def dispatch(job_id: str) -> None:
+        print(f"job {job_id} queued", flush=True)
+        send(job_id)
 
     try:
-        CeleryDispatcher(settings).dispatch(job_id)
-    except QueueUnavailable:
-        # The job row stays queued; the API's upkeep re-sends it once the queue is back.
-        print(f"job {job_id}: the job queue is unavailable; it will be re-sent", file=sys.stderr)
+        job_id = jobs.queue_job(jobs.new_job("matrix_factorization", params), dispatch)
+    except Unavailable as exc:  # the job is marked failed, as the API's 503 says
+        print(exc.message, file=sys.stderr)
         return 1
+    if inprocess:
+        status, _, _, version = _job_state(job_id)
+        print(f"job {job_id} {status}" + (f": model version {version}" if version else ""))
+        return 0 if status == JobStatus.succeeded else 1
     if not args.wait:
         return 0
     while True:
-        with sync_session() as session:
-            job = session.get(TrainingJob, job_id)
-            assert job is not None
-            status, progress, error, version = job.status, job.progress, job.error, job.model_version
+        status, progress, error, version = _job_state(job_id)
         print(f"  {status} {progress:.0%}", flush=True)
-        if status in ("succeeded", "failed", "cancelled"):
+        if JobStatus(status).is_terminal:
             if error:
                 print(f"  error: {error}")
             if version:
                 print(f"job {job_id} succeeded: model version {version}")
-            return 0 if status == "succeeded" else 1
+            return 0 if status == JobStatus.succeeded else 1
         time.sleep(1)
+
+
+def _job_state(job_id: str) -> tuple[str, float, str | None, int | None]:
+    from service.db.models import TrainingJob
+    from service.db.session import sync_session
+
+    with sync_session() as session:
+        job = session.get(TrainingJob, job_id)
+        assert job is not None
+        return job.status, job.progress, job.error, job.model_version
 
 
 def _redacted(url: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from service.testing.stack import ADMIN_KEY, CLIENT_KEY
+from service.training.status import JobStatus
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
 CLIENT = {"X-API-Key": CLIENT_KEY}
@@ -16,7 +17,7 @@ FAST = {"n_factors": 8, "epochs": 4}
 async def wait_for_job(client, job_id: str, timeout: float = 120) -> dict:
     for _ in range(int(timeout / 0.1)):
         job = (await client.get(f"/api/ml/training-status/{job_id}")).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
+        if JobStatus(job["status"]).is_terminal:
             return job
         await asyncio.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish: {job}")
@@ -35,7 +36,7 @@ async def train(client, hyperparams=FAST) -> dict:
                                  headers=ADMIN)
     assert response.status_code == 202, response.text
     job = await wait_for_job(client, response.json()["job_id"])
-    assert job["status"] == "succeeded", job
+    assert job["status"] == JobStatus.succeeded, job
     return job
 
 

@@ -1,4 +1,5 @@
-"""The Celery application: Redis broker and backend, settings for long idempotent jobs."""
+"""The Celery application: the service's broker client (service.training.broker) plus
+what a worker needs for long idempotent jobs, and the beat schedule."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from celery import Celery
 from celery.schedules import crontab
 
 from service.core.config import get_settings
-
-TRAINING_QUEUE = "training"
+from service.training.broker import REAP_STALE_JOBS, RETRAIN_ALL, build_celery
 
 
 def _cron(expression: str) -> crontab:
@@ -23,43 +23,17 @@ def _cron(expression: str) -> crontab:
 
 def create_celery() -> Celery:
     settings = get_settings()
-    app = Celery("recsys", broker=settings.redis_url, backend=settings.redis_url)
-    timeout = settings.broker_timeout_seconds
+    app = build_celery(settings, set_as_current=True)
     app.conf.update(
         include=["workers.tasks"],
-        task_default_queue=TRAINING_QUEUE,
         # A job is acknowledged only when it finished; a killed worker's job comes back,
         # which is safe because train_model claims its job row atomically.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        # Every Redis call is bounded: a stopped or hung broker makes a publish fail in
-        # about BROKER_TIMEOUT_SECONDS (the API answers 503) instead of blocking forever.
-        # The socket timeout stays above kombu's 1 s BRPOP poll (see the setting's floor).
-        broker_transport_options={
-            "visibility_timeout": settings.visibility_timeout_seconds,
-            "socket_connect_timeout": timeout,
-            "socket_timeout": timeout,
-        },
-        broker_connection_timeout=timeout,
-        broker_connection_retry_on_startup=True,
-        # One quick retry covers a connection Redis dropped while it restarted.
-        task_publish_retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.5},
-        # The job's truth is its row in PostgreSQL; nothing reads Celery results. Storing
-        # them (STARTED before the body even runs) turned a Redis blip into "Exception
-        # raised outside body" and a lost message, so workers store none.
-        task_ignore_result=True,
-        task_track_started=False,
-        redis_socket_connect_timeout=timeout,
-        redis_socket_timeout=timeout,
-        result_backend_transport_options={
-            "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
-        },
-        result_expires=24 * 3600,
-        timezone="UTC",
         beat_schedule={
-            "retrain-all": {"task": "recsys.retrain_all", "schedule": _cron(settings.retrain_schedule)},
-            "reap-stale-jobs": {"task": "recsys.reap_stale_jobs", "schedule": 60.0},
+            "retrain-all": {"task": RETRAIN_ALL, "schedule": _cron(settings.retrain_schedule)},
+            "reap-stale-jobs": {"task": REAP_STALE_JOBS, "schedule": 60.0},
         },
     )
     return app

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.config import Settings
 from service.core.errors import Conflict, Forbidden, Unauthorized
 from service.db.hooks import AFTER_COMMIT, TRANSACTION_END
-from service.queue import JobDispatcher
 from service.services.catalog import MovieCache
 from service.services.model_registry import ModelRegistry
 from service.services.new_movies import NewMoviesCache
 from service.services.popularity import PopularityCache
+from service.training.dispatch import JobDispatcher
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,13 @@ from service.api.routes import (
 from service.core.config import Settings, get_settings
 from service.core.errors import install_error_handlers
 from service.db.session import async_session_factory, build_async_engine
-from service.queue import build_dispatcher
 from service.services.catalog import MovieCache
-from service.services.housekeeping import housekeeping_forever
 from service.services.import_uploads import remove_stale_uploads
 from service.services.model_registry import ModelRegistry
 from service.services.new_movies import NewMoviesCache
 from service.services.popularity import PopularityCache
+from service.training.dispatch import build_dispatcher
+from service.training.reaper import reap_forever
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.registry.refresh()
         background = [
             asyncio.create_task(app.state.registry.poll_forever(settings.model_poll_seconds)),
-            asyncio.create_task(housekeeping_forever(app.state.sessions, settings, app.state.dispatcher.dispatch)),
+            asyncio.create_task(reap_forever(app.state.sessions, settings, app.state.dispatcher.dispatch)),
         ]
         try:
             yield

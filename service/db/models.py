@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base
+from service.training.status import JobStatus
 
 
 def utcnow() -> datetime:
@@ -66,18 +67,6 @@ class Rating(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_ratings_movie_id", "movie_id"),)
-
-
-class JobStatus(str, enum.Enum):
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-    cancelled = "cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
 
 
 class VersionStatus(str, enum.Enum):
@@ -185,7 +174,7 @@ class TrainingJob(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued','running','succeeded','failed','cancelled')", name="status_known"
+            "status IN (" + ",".join(f"'{status}'" for status in JobStatus) + ")", name="status_known"
         ),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
     )

@@ -8,6 +8,7 @@ from sqlalchemy import Delete, Executable, Select, Update, delete, func, select,
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from service.db.models import ModelArtifact, ModelVersion, TrainingJob, VersionStatus, utcnow
+from service.training.status import JobStatus
 
 VERSIONS_LOCK = 0x7265_6373  # any constant shared by every process that changes versions
 
@@ -88,11 +89,11 @@ def claim_job(job_id: str, stale_before: datetime) -> Update:
         update(TrainingJob)
         .where(
             TrainingJob.id == job_id,
-            (TrainingJob.status == "queued")
-            | ((TrainingJob.status == "running") & (TrainingJob.heartbeat_at < stale_before)),
+            (TrainingJob.status == JobStatus.queued)
+            | ((TrainingJob.status == JobStatus.running) & (TrainingJob.heartbeat_at < stale_before)),
         )
         .values(
-            status="running",
+            status=JobStatus.running,
             attempts=TrainingJob.attempts + 1,
             started_at=now,
             heartbeat_at=now,
@@ -108,9 +109,9 @@ def fail_stale_jobs(stale_before: datetime, seconds: float) -> Update:
     """A running job whose worker stopped reporting progress is failed, with the reason."""
     return (
         update(TrainingJob)
-        .where(TrainingJob.status == "running", TrainingJob.heartbeat_at < stale_before)
+        .where(TrainingJob.status == JobStatus.running, TrainingJob.heartbeat_at < stale_before)
         .values(
-            status="failed",
+            status=JobStatus.failed,
             finished_at=utcnow(),
             error=f"worker lost: no progress reported for more than {seconds:.0f} s",
         )
@@ -132,7 +133,7 @@ def unclaimed_jobs(sent_before: datetime, created_after: datetime) -> Select[tup
     return (
         select(TrainingJob.id)
         .where(
-            TrainingJob.status == "queued",
+            TrainingJob.status == JobStatus.queued,
             _last_sent() < sent_before,
             (TrainingJob.created_at >= created_after) | TrainingJob.heartbeat_at.is_(None),
         )
@@ -144,7 +145,7 @@ def mark_resent(job_id: str, sent_before: datetime) -> Update:
     """Take the right to re-send a job; a row count of 0 means another process took it."""
     return (
         update(TrainingJob)
-        .where(TrainingJob.id == job_id, TrainingJob.status == "queued", _last_sent() < sent_before)
+        .where(TrainingJob.id == job_id, TrainingJob.status == JobStatus.queued, _last_sent() < sent_before)
         .values(heartbeat_at=utcnow())
     )
 
@@ -154,8 +155,17 @@ def resend_failed(job_id: str, note: str) -> Update:
     and make it due again at once, so it goes out as soon as the queue is back."""
     return (
         update(TrainingJob)
-        .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
+        .where(TrainingJob.id == job_id, TrainingJob.status == JobStatus.queued)
         .values(error=note, heartbeat_at=None)
+    )
+
+
+def fail_unqueued(job_ids: list[str], error: str) -> Update:
+    """The queue refused these jobs: fail those still queued, with the reason."""
+    return (
+        update(TrainingJob)
+        .where(TrainingJob.id.in_(job_ids), TrainingJob.status == JobStatus.queued)
+        .values(status=JobStatus.failed, finished_at=utcnow(), error=error)
     )
 
 
@@ -172,7 +182,7 @@ def fail_unclaimed_jobs(created_before: datetime, sent_before: datetime, stale_b
     busy = (
         select(other.id)
         .where(
-            ((other.status == "running") & (other.heartbeat_at >= stale_before))
+            ((other.status == JobStatus.running) & (other.heartbeat_at >= stale_before))
             | (other.started_at.is_not(None) & (other.finished_at >= sent_before))
         )
         .exists()
@@ -180,10 +190,10 @@ def fail_unclaimed_jobs(created_before: datetime, sent_before: datetime, stale_b
     return (
         update(TrainingJob)
         .where(
-            TrainingJob.status == "queued",
+            TrainingJob.status == JobStatus.queued,
             TrainingJob.created_at < created_before,
             TrainingJob.heartbeat_at < sent_before,
             ~busy,
         )
-        .values(status="failed", finished_at=utcnow(), error=reason)
+        .values(status=JobStatus.failed, finished_at=utcnow(), error=reason)
     )

@@ -7,9 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_core.params import MFParams
 from service.schemas.common import EntityId
+from service.training.status import JobStatus
 
 ModelType = Literal["matrix_factorization"]
-JobStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class TrainRequest(BaseModel):
@@ -32,7 +32,7 @@ class JobPublic(BaseModel):
     kind: Literal["train", "retrain"]
     model_type: str
     hyperparams: dict[str, object]
-    status: JobStatusName
+    status: JobStatus
     progress: float
     current_epoch: int
     total_epochs: int
@@ -50,7 +50,7 @@ class JobPublic(BaseModel):
 
 class JobAccepted(BaseModel):
     job_id: str
-    status: JobStatusName
+    status: JobStatus
     status_url: str
 
 

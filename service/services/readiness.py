@@ -7,9 +7,9 @@ import asyncio
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from service.db import statements
-from service.queue import JobDispatcher
 from service.schemas.health import Readiness
 from service.services.model_registry import ModelRegistry
+from service.training.dispatch import JobDispatcher
 
 DATABASE_TIMEOUT = 2.0
 

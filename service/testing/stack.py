@@ -23,6 +23,8 @@ import httpx
 import psycopg
 import redis
 
+from service.training.status import JobStatus
+
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "admin-test-key"
 CLIENT_KEY = "client-test-key"
@@ -230,14 +232,10 @@ def train(client: httpx.Client, hyperparams: dict[str, object] | None = None, ti
     job_id = client.post("/api/ml/train", json=body, headers={"X-API-Key": ADMIN_KEY}).json()[
         "job_id"
     ]
-    while (job := client.get(f"/api/ml/training-status/{job_id}").json())["status"] not in (
-        "succeeded",
-        "failed",
-        "cancelled",
-    ):
+    while not JobStatus((job := client.get(f"/api/ml/training-status/{job_id}").json())["status"]).is_terminal:
         assert time.monotonic() < deadline, f"training did not finish in {timeout:.0f} s: {job}"
         time.sleep(0.2)
-    assert job["status"] == "succeeded", job
+    assert job["status"] == JobStatus.succeeded, job
     version = job["model_version"]
     active = [m["version"] for m in client.get("/api/ml/models").json() if m["is_active"]]
     if active == [version]:  # the activation rule may keep the previous version

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from service.services.housekeeping import QUEUE_UNAVAILABLE_RESENDING
 from service.testing.stack import launch_stack, private_redis
+from service.training.reaper import QUEUE_UNAVAILABLE_RESENDING
 from tests.conftest import data_dir
 from tests.scenario import ADMIN, FAST, wait_for_job
 

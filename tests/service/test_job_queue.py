@@ -15,8 +15,8 @@ from service.core.config import get_settings
 from service.db.models import TrainingJob, utcnow
 from service.db.session import async_session_factory, build_async_engine, sync_session
 from service.importer import import_dataset
-from service.queue import QueueUnavailable
-from service.services.housekeeping import QUEUE_UNAVAILABLE_RESENDING, resend_unclaimed_jobs
+from service.training.dispatch import QueueUnavailable
+from service.training.reaper import QUEUE_UNAVAILABLE_RESENDING, resend_unclaimed_jobs
 from tests.scenario import ADMIN, FAST, wait_for_job
 
 
@@ -137,12 +137,12 @@ async def test_a_failed_job_says_why_without_internals(client, monkeypatch):
     assert job["status"] == "failed"
     assert job["error"] == "training failed: need at least 10 ratings to train, found 0"
 
-    import workers.training
+    from service.training import pipeline
 
     def broken(job_id: str):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(workers.training, "_train", broken)
+    monkeypatch.setattr(pipeline, "_train", broken)
     crashed = await client.post("/api/ml/train", json={"hyperparams": FAST}, headers=ADMIN)
     job_id = crashed.json()["job_id"]
     job = await wait_for_job(client, job_id)

@@ -15,7 +15,8 @@ from service.api.deps import (
 from service.api.params import JobId
 from service.core.errors import Conflict, NotFound, Unavailable
 from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, TrainRequest
-from service.services import jobs
+from service.training import jobs
+from service.training.public import to_public
 
 router = APIRouter(prefix="/api/ml", tags=["training"], route_class=KeyFirstRoute)
 
@@ -57,7 +58,7 @@ async def training_status(
     session: ReadSessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[JobPublic]:
     """Recent training jobs, newest first."""
-    return [jobs.to_public(j) for j in await jobs.recent_jobs(session, limit)]
+    return [to_public(j) for j in await jobs.recent_jobs(session, limit)]
 
 
 @router.get(
@@ -69,7 +70,7 @@ async def training_status(
 )
 async def training_job_status(job_id: JobId, session: ReadSessionDep) -> JobPublic:
     """One job's status, progress, loss curve so far and error."""
-    return jobs.to_public(await jobs.get_job(session, job_id))
+    return to_public(await jobs.get_job(session, job_id))
 
 
 @router.post(
@@ -80,4 +81,4 @@ async def training_job_status(job_id: JobId, session: ReadSessionDep) -> JobPubl
 )
 async def cancel_training_job(job_id: JobId, session: SessionDep) -> JobPublic:
     """Cancel a job: at once if queued, at the next epoch if running."""
-    return jobs.to_public(await jobs.cancel_job(session, job_id))
+    return to_public(await jobs.cancel_job(session, job_id))

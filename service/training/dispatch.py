@@ -6,7 +6,11 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
+from celery import Celery
+
 from service.core.config import Settings
+from service.training.broker import TRAIN_MODEL, build_celery
+from service.training.pipeline import run_training_job
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +32,15 @@ class JobDispatcher(Protocol):
 
 
 class CeleryDispatcher:
-    """Sends ``recsys.train_model(job_id)``; every broker call is bounded by
+    """Sends ``recsys.train_model(job_id)`` by name; every broker call is bounded by
     BROKER_TIMEOUT_SECONDS (socket timeouts and the publish retry policy live in
-    workers.celery_app), so an outage answers 503 in seconds instead of hanging."""
+    service.training.broker), so an outage answers 503 in seconds instead of hanging.
 
-    def __init__(self, settings: Settings) -> None:
-        from workers.celery_app import celery_app
+    ``app``: a Celery app to send with (a worker's own); by default a client built from
+    the settings."""
 
-        self._app = celery_app
+    def __init__(self, settings: Settings, app: Celery | None = None) -> None:
+        self._app = app or build_celery(settings)
         self._timeout = settings.broker_timeout_seconds
 
     def dispatch(self, job_id: str) -> None:
@@ -43,7 +48,7 @@ class CeleryDispatcher:
             # ignore_result: the job's truth is its row in PostgreSQL. Without it Celery
             # subscribes to the result channel first, retrying 20 times a second apart
             # when Redis is down, which is what made a 503 take 19 s.
-            self._app.send_task("recsys.train_model", args=[job_id], ignore_result=True, retry=True)
+            self._app.send_task(TRAIN_MODEL, args=[job_id], ignore_result=True, retry=True)
         except Exception as exc:
             log.warning("could not queue training job %s: %s: %s", job_id, type(exc).__name__, exc)
             raise QueueUnavailable("the job queue is unavailable") from exc
@@ -65,16 +70,14 @@ class CeleryDispatcher:
 class InProcessDispatcher:
     """The embedded default: one background thread runs jobs in order.
 
-    A job queued here dies with the process; the housekeeping re-send (see
-    services.housekeeping) hands it to the new process's thread after a restart."""
+    A job queued here dies with the process; the re-send upkeep (service.training.reaper)
+    hands it to the new process's thread after a restart."""
 
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recsys-worker")
         self.pending: list[Future[object]] = []
 
     def dispatch(self, job_id: str) -> None:
-        from workers.training import run_training_job
-
         self.pending = [f for f in self.pending if not f.done()]
         try:
             self.pending.append(self._executor.submit(run_training_job, job_id))
