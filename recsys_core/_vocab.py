@@ -12,9 +12,27 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["IdKind", "IdVocabulary"]
+__all__ = ["IdKind", "IdVocabulary", "as_1d"]
 
 IdKind = Literal["int", "str"]
+
+
+def as_1d(values: Any, name: str) -> np.ndarray:
+    """A sequence of raw ids (or values) as a 1-D array; mixed ints and strings keep
+    their own types. ``ValueError`` naming ``name`` for a scalar or a 2-D input."""
+    if isinstance(values, (str, bytes)) or np.ndim(values) == 0:
+        raise ValueError(f"{name} must be a sequence, got a scalar {values!r}")
+    if isinstance(values, (pd.Series, pd.Index)):
+        arr = values.to_numpy()
+    else:
+        arr = np.asarray(values)
+        # numpy turns [1, "a"] into strings; keep the elements' own types
+        if arr.dtype.kind in "US" and not isinstance(values, np.ndarray) and not all(isinstance(v, str) for v in values):
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = list(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    return arr
 
 
 def _kind_of(values: np.ndarray) -> IdKind:

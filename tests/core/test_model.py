@@ -117,12 +117,13 @@ def test_other_rating_scales(scale, step):
 
 def test_recommend_excludes_seen_and_is_sorted(ml_fold):
     model, train, _ = ml_fold
-    ids, scores = model.recommend(1, n=20)
+    profile = model.trained_profile(1)
+    ids, scores = model.recommend(profile, n=20)
     assert len(ids) == 20 and np.all(np.diff(scores) <= 1e-12)
     seen = set(train.item_id[train.user_id == 1])
     assert not seen & set(ids.tolist())
-    ids_all, _ = model.recommend(1, n=20, exclude_seen=False)
-    assert seen & set(model.recommend(1, n=500, exclude_seen=False)[0].tolist())
+    ids_all, _ = model.recommend(profile, n=20, exclude_item_ids=[])
+    assert seen & set(model.recommend(profile, n=500, exclude_item_ids=[])[0].tolist())
     # scores are the model's predictions
     np.testing.assert_allclose(scores, model.predict([1] * 20, ids))
     assert len(ids_all) == 20
@@ -130,7 +131,8 @@ def test_recommend_excludes_seen_and_is_sorted(ml_fold):
 
 def test_recommend_unknown_user_uses_item_bias(ml_fold):
     model, _, _ = ml_fold
-    ids, _ = model.recommend("stranger", n=5)
+    assert model.trained_profile("stranger") is None
+    ids, _ = model.recommend(model.profile([], []), n=5)
     order = np.argsort(-model.item_bias, kind="stable")[:5]
     assert list(ids) == list(model.item_ids[order])
 
@@ -141,7 +143,8 @@ def test_recommend_batch_matches_single(ml_fold):
     ids, scores = model.recommend_batch(users, n=7)
     assert ids.shape == scores.shape == (5, 7)
     for row, user in enumerate(users):
-        single_ids, single_scores = model.recommend(user, n=7)
+        profile = model.trained_profile(user) or model.profile([], [])
+        single_ids, single_scores = model.recommend(profile, n=7)
         assert list(ids[row]) == list(single_ids)
         np.testing.assert_allclose(scores[row], single_scores)
 
@@ -153,7 +156,7 @@ def test_recommend_batch_pads_short_rows():
     # alice rated 4 of 6 items -> 2 candidates, erin 2 -> 4 candidates
     assert list(ids[0, 2:]) == [None, None, None] and np.isnan(scores[0, 2:]).all()
     assert ids[1, 3] is not None and ids[1, 4] is None
-    single, _ = m.recommend("alice", n=5)
+    single, _ = m.recommend(m.trained_profile("alice"), n=5)
     assert len(single) == 2 and set(single) == {"m5", "m6"}
 
 
@@ -171,14 +174,24 @@ def test_similar_items(ml_fold):
 
 def test_explain_contributions_sum_to_interaction(ml_fold):
     model, train, _ = ml_fold
-    e = model.explain(1, 50)
-    assert abs(float(e.contributions.sum()) - e.interaction) < 1e-8
-    assert abs(e.residual) < 1e-8
-    assert e.raw_score == pytest.approx(e.global_mean + e.user_bias + e.item_bias + e.interaction)
+    e = model.explain(model.trained_profile(1), 50)
+    kinds = [t.kind for t in e.terms]
+    assert kinds[:3] == ["global_mean", "user_bias", "item_appeal"] and "residual" not in kinds
+    assert e.total() == pytest.approx(e.score, abs=1e-9)
     assert e.prediction == pytest.approx(model.predict([1], [50])[0])
-    assert len(e.contributions) == (train.user_id == 1).sum() == len(e.similarities)
-    assert np.all(np.abs(e.similarities) <= 1 + 1e-9)
-    top = e.top(3)
+    rated = e.rated_items()
+    assert len(rated) == (train.user_id == 1).sum()
+    assert all(abs(t.similarity) <= 1 + 1e-9 for t in rated)
+    assert abs(rated[0].value) >= abs(rated[1].value)
+    # the legacy decomposition the service reads until it switches
+    legacy = model.explain_vector(50, *model.seen_items(1), vec=model.user_vector(1))
+    assert abs(float(legacy.contributions.sum()) - legacy.interaction) < 1e-8
+    assert abs(legacy.residual) < 1e-8
+    assert legacy.raw_score == pytest.approx(
+        legacy.global_mean + legacy.user_bias + legacy.item_bias + legacy.interaction
+    )
+    assert legacy.raw_score == pytest.approx(e.score) and len(legacy.similarities) == len(rated)
+    top = legacy.top(3)
     assert len(top) == 3 and abs(top[0]["contribution"]) >= abs(top[1]["contribution"])
 
 
@@ -206,7 +219,7 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="NaN"):
         m.fit(bad)
     dup = pd.concat([tiny_ratings(), tiny_ratings().iloc[:1]])
-    with pytest.raises(ValueError, match="duplicate"):
+    with pytest.raises(ValueError, match="more than once"):
         m.fit(dup)
     with pytest.raises(ValueError, match="outside rating_scale"):
         m.fit(tiny_ratings(), rating_scale=(1, 4))
@@ -216,7 +229,7 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="same length"):
         m.predict(["alice"], ["m1", "m2"])
     with pytest.raises(ValueError, match="positive integer"):
-        m.recommend("alice", n=0)
+        m.recommend(m.trained_profile("alice"), n=0)
 
 
 def test_nan_factors_raise_dedicated_error():
