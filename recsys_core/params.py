@@ -103,14 +103,14 @@ class EASEParams(BaseModel):
     """Hyperparameters of EASE (Steck 2019), the closed-form item-item model.
 
     ``B = argmin |X - X B|^2 + regularization |B|^2`` subject to ``diag(B) = 0``, with
-    ``X`` the user x item matrix of binarized ratings (1 = rated). A user's scores are
-    their rated vector times ``B``, each rated movie weighted by how they rated it.
+    ``X`` the user x item matrix of weighted ratings (``rating_weights``: a 5-star movie
+    counts 1, a 1-star one 0.1). A user's scores are their weighted rated vector times B.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     regularization: Annotated[float, _in_range(0.0, 1e7, lo_open=True)] = Field(
-        500.0, description="L2 penalty lambda added to the Gram diagonal, in (0, 1e7]."
+        200.0, description="L2 penalty lambda added to the Gram diagonal, in (0, 1e7]."
     )
     max_items: Annotated[int, _in_range(2, 40_000)] = Field(
         20_000,
@@ -119,21 +119,23 @@ class EASEParams(BaseModel):
             "rarer items are not recommended by EASE."
         ),
     )
-    liked_weight: Annotated[float, _in_range(-1.0, 1.0)] = Field(
-        1.0, description="Weight of a rated movie rated at or above liked_threshold, in [-1, 1]."
+    rating_weights: tuple[float, float, float, float, float] = Field(
+        (0.1, 0.25, 0.55, 0.85, 1.0),
+        description=(
+            "Weight of a rating at 0, 1/4, 1/2, 3/4 and all of the rating scale (1, 2, 3, 4, 5 "
+            "stars on 1-5), interpolated between; each in [0, 1]. The matrix B is learned "
+            "from, and scores are summed over, the ratings so weighted."
+        ),
     )
-    neutral_weight: Annotated[float, _in_range(-1.0, 1.0)] = Field(
-        0.7, description="Weight of a movie rated from neutral_threshold up to liked_threshold, in [-1, 1]."
-    )
-    disliked_weight: Annotated[float, _in_range(-1.0, 1.0)] = Field(
-        0.3, description="Weight of a movie rated below neutral_threshold, in [-1, 1]."
-    )
-    liked_threshold: Annotated[float, _in_range(0.0, 1.0)] = Field(
-        0.75, description="Where 'liked' starts, as a fraction of the rating scale (0.75 of 1-5 is 4), in [0, 1]."
-    )
-    neutral_threshold: Annotated[float, _in_range(0.0, 1.0)] = Field(
-        0.5, description="Where 'neutral' starts, as a fraction of the rating scale (0.5 of 1-5 is 3), in [0, 1]."
-    )
+
+    @model_validator(mode="after")
+    def _weights_in_range(self) -> EASEParams:
+        for k, weight in enumerate(self.rating_weights):
+            if not 0.0 <= weight <= 1.0 or math.isnan(weight):
+                raise ValueError(f"rating_weights[{k}] must be in the range [0, 1], got {weight!r}")
+        if not any(self.rating_weights):
+            raise ValueError("rating_weights must not all be 0")
+        return self
 
 
 class IALSParams(BaseModel):
@@ -186,13 +188,23 @@ class EnsembleParams(BaseModel):
     ease: EASEParams = Field(default_factory=EASEParams, description="Hyperparameters of the EASE ranker.")
     ials: IALSParams = Field(default_factory=IALSParams, description="Hyperparameters of the iALS ranker.")
     mf: MFParams = Field(default_factory=MFParams, description="Hyperparameters of the rating model.")
+    calibration_weight: Annotated[float | None, _in_range(0.0, 10.0)] = Field(
+        None, description="Weight of the per-item calibrated ranker score, in [0, 10]; null: chosen on validation."
+    )
     mf_weight: Annotated[float | None, _in_range(0.0, 10.0)] = Field(
         None, description="Weight of MF's standardized predicted rating, in [0, 10]; null: chosen on validation."
     )
     popularity_penalty: Annotated[float | None, _in_range(0.0, 10.0)] = Field(
-        None, description="Weight of -log(1 + ratings of the movie), in [0, 10]; null: chosen on validation."
+        0.0, description="Weight of -log(1 + ratings of the movie), in [0, 10]; null: chosen on validation."
+    )
+    coverage_floor: Annotated[float, _in_range(0.0, 1.0)] = Field(
+        0.25,
+        description=(
+            "Validation picks the weights with the best NDCG@10 among those whose catalogue "
+            "coverage@10 reaches this floor (none does: the best NDCG), in [0, 1]."
+        ),
     )
     validation_fraction: Annotated[float, _in_range(0.0, 0.5, lo_open=True)] = Field(
-        0.1, description="Share of each user's training ratings held out to choose weights, in (0, 0.5]."
+        0.15, description="Share of each user's training ratings held out to choose weights, in (0, 0.5]."
     )
     seed: Annotated[int, _in_range(0, 2**32 - 1)] = Field(0, description="Seed of the validation split.")
