@@ -437,6 +437,9 @@ def evaluate(
 ) -> EvaluationReport:
     """RMSE and MAE on every test rating, plus both ranking protocols at ``k``.
 
+    A model with ``predicts_ratings = False`` (a ranking-only type) gets NaN for RMSE,
+    MAE and the candidate protocol, which rank by predicted rating.
+
     Predictions are computed once (in bounded chunks) and shared by the error
     metrics and the candidate protocol; unknown users and items are predicted
     by whatever fallback the model has. See :func:`ranking_metrics` and
@@ -446,20 +449,25 @@ def evaluate(
     _check_frame(test, "test", ("user_id", "item_id", "rating"))
     if len(test) == 0:
         raise ValueError("the test frame is empty")
-    y_true = test["rating"].to_numpy(dtype=np.float64)
-    y_pred = _predict(model, test["user_id"].to_numpy(), test["item_id"].to_numpy())
     thr = default_threshold(model.rating_scale) if threshold is None else float(threshold)
     ranking = _ranking(model, train, test, k, thr, batch_size, include_unknown_users)
-    cand = _candidate(test, y_pred, k, float(candidate_threshold))
     r = ranking.metrics
+    if getattr(model, "predicts_ratings", True):
+        y_true = test["rating"].to_numpy(dtype=np.float64)
+        y_pred = _predict(model, test["user_id"].to_numpy(), test["item_id"].to_numpy())
+        cand = _candidate(test, y_pred, k, float(candidate_threshold))
+        errors = rmse(y_true, y_pred), mae(y_true, y_pred)
+    else:  # a ranking-only type: the rating protocols do not apply
+        cand = {f"candidate_{m}@{k}": float("nan") for m in ("precision", "recall", "ndcg")}
+        errors = float("nan"), float("nan")
     return EvaluationReport(
         k=k,
         n_test=len(test),
         n_ranking_users=ranking.n_users,
         threshold=thr,
         candidate_threshold=float(candidate_threshold),
-        rmse=rmse(y_true, y_pred),
-        mae=mae(y_true, y_pred),
+        rmse=errors[0],
+        mae=errors[1],
         precision=r[f"precision@{k}"],
         recall=r[f"recall@{k}"],
         ndcg=r[f"ndcg@{k}"],

@@ -259,6 +259,13 @@ class Recommender(ABC):
         """Predicted rating of ``profiles[rows[k]]`` for ``item_ids[k]``, clipped."""
         raise NotImplementedError(f"{self.model_type} ranks movies; it does not predict ratings")
 
+    def scores_for_ratings(self, profile: UserProfile, ratings: Any) -> np.ndarray:
+        """The scores movies the model has not learned would have, given a predicted
+        rating for each (from their genres, say), so they can be ranked among the rest."""
+        if not self.predicts_ratings:
+            raise NotImplementedError(f"{self.model_type} ranks movies; it does not predict ratings")
+        return np.asarray(ratings, dtype=np.float64)
+
     @abstractmethod
     def similar_items(self, item_id: Any, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` items most like ``item_id`` (itself excluded): ids, similarities."""

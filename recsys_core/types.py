@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .params import EASEParams, EnsembleParams, IALSParams, MFParams
 from .recommender import Recommender
@@ -67,23 +67,37 @@ class _Spec(BaseModel):
 
 
 class MFSpec(_Spec):
-    model_type: Literal["matrix_factorization"]
+    model_type: Literal["matrix_factorization"] = "matrix_factorization"
     hyperparams: MFParams = Field(default_factory=MFParams)
 
 
 class EASESpec(_Spec):
-    model_type: Literal["ease"]
+    model_type: Literal["ease"] = "ease"
     hyperparams: EASEParams = Field(default_factory=EASEParams)
 
 
 class IALSSpec(_Spec):
-    model_type: Literal["ials"]
+    model_type: Literal["ials"] = "ials"
     hyperparams: IALSParams = Field(default_factory=IALSParams)
 
 
 class EnsembleSpec(_Spec):
-    model_type: Literal["ensemble"]
+    model_type: Literal["ensemble"] = "ensemble"
     hyperparams: EnsembleParams = Field(default_factory=EnsembleParams)
 
 
-ModelSpec = Annotated[EnsembleSpec | EASESpec | IALSSpec | MFSpec, Field(discriminator="model_type")]
+def _model_type_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return value.get("model_type", DEFAULT_MODEL_TYPE)
+    return getattr(value, "model_type", DEFAULT_MODEL_TYPE)
+
+
+# A missing model_type means the default type; the tag picks the hyperparameters' class.
+ModelSpec = Annotated[
+    Annotated[EnsembleSpec, Tag("ensemble")]
+    | Annotated[EASESpec, Tag("ease")]
+    | Annotated[IALSSpec, Tag("ials")]
+    | Annotated[MFSpec, Tag("matrix_factorization")],
+    Discriminator(_model_type_of, custom_error_type="unknown_model_type",
+                  custom_error_message=f"model_type must be one of {', '.join(MODEL_TYPES)}"),
+]
