@@ -16,6 +16,7 @@ rated movie.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -130,6 +131,7 @@ class EASE(RankingModel):
         validation: Any = None,
         rating_scale: tuple[float, float] | None = None,
         callback: Callback | None = None,
+        item_tags: Mapping[Any, Sequence[str]] | None = None,  # not used by this type
     ) -> EASE:
         """Solve ``B`` on ``ratings``; ``validation`` is not used (EASE has no epochs)."""
         t0 = time.perf_counter()

@@ -28,7 +28,7 @@ term, and the two components' shares of the same rated movie are added.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,18 +43,23 @@ from .recommender import (
     NotFittedError,
     Recommender,
     Term,
+    UnknownIdError,
     UserProfile,
     check_n,
     ids_of,
     top_n_rows,
 )
+from ._ranker import scale_fraction
+from ._tags import TagProfile
 from .types import build_model
 
 __all__ = ["Ensemble"]
 
-CALIBRATION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)
-MF_WEIGHTS = (0.1, 0.2, 0.3, 0.5)
+CALIBRATION_WEIGHTS = (0.0, 0.2, 0.4, 0.6)
+MF_WEIGHTS = (0.1, 0.2, 0.3)
 POPULARITY_PENALTIES = (0.0, 0.2, 0.4)
+TAG_WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8)
+VALIDATION_USERS = 100_000  # users the grid is scored on (a seeded sample beyond this)
 VALIDATION_K = 10
 CALIBRATION_BATCH = 512
 CALIBRATION_EPS = 0.05  # floors an item's spread: a movie every user scores alike gains no lift
@@ -68,17 +73,50 @@ class Weights:
     calibration: float | None
     mf: float | None
     popularity: float | None
+    tags: float | None = 0.0
 
     @property
     def complete(self) -> bool:
-        return None not in (self.calibration, self.mf, self.popularity)
+        return None not in (self.calibration, self.mf, self.popularity, self.tags)
 
-    def as_dict(self) -> dict[str, float | None]:
-        return {"calibration_weight": self.calibration, "mf_weight": self.mf, "popularity_penalty": self.popularity}
+    def as_dict(self, prefix: str = "") -> dict[str, float | None]:
+        return {f"{prefix}calibration_weight": self.calibration, f"{prefix}mf_weight": self.mf,
+                f"{prefix}popularity_penalty": self.popularity, f"{prefix}tag_weight": self.tags}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], prefix: str = "") -> Weights:
+        return cls(*(float(values.get(f"{prefix}{name}", 0.0) or 0.0)
+                     for name in ("calibration_weight", "mf_weight", "popularity_penalty", "tag_weight")))
 
 
 def _fixed_or(value: float | None, grid: tuple[float, ...]) -> tuple[float, ...]:
     return grid if value is None else (value,)
+
+
+def coordinate_search(
+    axes: dict[str, tuple[float, ...]], measure: Callable[[Weights], tuple[float, float]], coverage_floor: float,
+    rounds: int = 2,
+) -> tuple[Weights, tuple[float, float]]:
+    """Weights that maximise validation NDCG among those reaching the coverage floor,
+    one weight at a time (a full grid costs the product of the axes, this their sum).
+
+    A point below the floor loses to any point above it; among points below, more
+    coverage wins, so the search climbs towards the floor first."""
+    current = {name: values[len(values) // 2] for name, values in axes.items()}
+    seen: dict[tuple[float, ...], tuple[float, float]] = {}
+
+    def value(point: dict[str, float]) -> tuple[bool, float, float]:
+        key = tuple(point[name] for name in axes)
+        if key not in seen:
+            seen[key] = measure(Weights(**point))
+        ndcg, coverage = seen[key]
+        return (coverage >= coverage_floor, ndcg if coverage >= coverage_floor else coverage, ndcg)
+
+    for _ in range(rounds):
+        for name, values in axes.items():
+            current[name] = max(values, key=lambda v: value({**current, name: v}))
+    best = tuple(current[name] for name in axes)
+    return Weights(**current), seen[best]
 
 
 def standardize(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,75 +177,107 @@ class Ensemble(Recommender):
         validation: Any = None,
         rating_scale: tuple[float, float] | None = None,
         callback: Callback | None = None,
+        item_tags: Mapping[Any, Sequence[str]] | None = None,
     ) -> Ensemble:
         """Choose the unset weights on a validation split of ``ratings``, then fit both
-        components on all of them. ``callback`` sees MF's epochs of the final fit."""
+        components on all of them. ``callback`` sees MF's epochs of the final fit.
+        ``item_tags`` (item id -> tags such as genres) adds the tag-affinity term."""
         p = self.params
         started = time.perf_counter()
         if rating_scale is None:
             rating_scale = (float(ratings["rating"].min()), float(ratings["rating"].max()))
-        weights = Weights(p.calibration_weight, p.mf_weight, p.popularity_penalty)
+        asked = Weights(p.calibration_weight, p.mf_weight, p.popularity_penalty, p.tag_weight if item_tags else 0.0)
+        warm = cold = asked
         chosen: dict[str, float] = {}
-        if not weights.complete:
-            weights, chosen = self._choose_weights(ratings, rating_scale)
+        if not asked.complete:
+            warm, cold, chosen = self._choose_weights(ratings, rating_scale, item_tags, asked)
         ranker, mf = self._components()
         ranker.fit(ratings, rating_scale=rating_scale)
         mf.fit(ratings, validation=validation, rating_scale=rating_scale, callback=callback)
-        self._install(ranker, mf, weights)
+        self._install(ranker, mf, warm, cold, item_tags)
         self._calibrate(ratings)
         self.history = list(mf.history)
         self.fit_info = {
             **mf.fit_info,
-            **weights.as_dict(),
+            **warm.as_dict(),
+            **cold.as_dict("cold_"),
             "weights_chosen_on_validation": bool(chosen),
             **chosen,
             "seconds": time.perf_counter() - started,
         }
         return self
 
-    def _choose_weights(self, ratings: Any, scale: tuple[float, float]) -> tuple[Weights, dict[str, float]]:
+    def _choose_weights(
+        self, ratings: Any, scale: tuple[float, float], item_tags: Mapping[Any, Sequence[str]] | None,
+        asked: Weights,
+    ) -> tuple[Weights, Weights, dict[str, float]]:
+        """``(warm weights, cold-start weights, what validation measured)``.
+
+        Validation users are scored twice: from all their training ratings (warm), and
+        from a few of them, as a new user would have (cold: ``cold_start_ratings // 2``
+        ratings, liked ones first), against the same held-out liked movies."""
         p = self.params
         split = user_holdout_split(ratings, test_fraction=p.validation_fraction, seed=p.seed)
         ranker, mf = self._components()
         ranker.fit(split.train, rating_scale=scale)
         mf.fit(split.train, rating_scale=scale)
         probe = Ensemble(self.params)
-        probe._install(ranker, mf, Weights(0.0, 0.0, 0.0))
+        probe._install(ranker, mf, Weights(0.0, 0.0, 0.0), Weights(0.0, 0.0, 0.0), item_tags)
         probe._calibrate(split.train)
         threshold = scale[0] + 0.75 * (scale[1] - scale[0])
         liked = split.test[split.test["rating"] >= threshold]
         codes = mf._item_codes(liked["item_id"].to_numpy())
         liked = liked[codes >= 0].assign(code=codes[codes >= 0])
         if liked.empty:
-            fallback = Weights(p.calibration_weight or 0.0, p.mf_weight or 0.2, p.popularity_penalty or 0.0)
-            return fallback, {}
+            fallback = Weights(*(v if v is not None else d for v, d in zip(
+                (asked.calibration, asked.mf, asked.popularity, asked.tags), (0.0, 0.2, 0.0, 0.0), strict=True)))
+            return fallback, fallback, {}
         groups = liked.groupby("user_id", sort=False)["code"]
         users = list(groups.groups)
-        relevant = [codes_of_user.to_numpy() for _, codes_of_user in groups]
-        profiles = [probe.trained_profile(u) for u in users]
-        z_ranker, z_mf = probe._z_batch(profiles)  # type: ignore[arg-type]
-        calibrated = (z_ranker - probe._item_mean) / probe._item_std
-        seen = np.zeros(z_mf.shape, dtype=bool)
-        for row, pr in enumerate(profiles):
-            seen[row, mf._item_codes(pr.item_ids)] = True  # type: ignore[union-attr]
-        grid = [
-            Weights(c, m, b)
-            for c in _fixed_or(p.calibration_weight, CALIBRATION_WEIGHTS)
-            for m in _fixed_or(p.mf_weight, MF_WEIGHTS)
-            for b in _fixed_or(p.popularity_penalty, POPULARITY_PENALTIES)
-        ]
-        relevant_mask = relevance_mask(relevant, z_mf.shape[1])
-        results = []
-        for w in grid:
-            scores = z_ranker + w.calibration * calibrated + w.mf * z_mf - w.popularity * probe._log_popularity
-            results.append((w, *ranking_at_k(np.where(seen, -np.inf, scores), relevant_mask, VALIDATION_K)))
-        wide = [r for r in results if r[2] >= p.coverage_floor] or results
-        best = max(wide, key=lambda r: r[1])
-        return best[0], {"validation_ndcg": best[1], "validation_coverage": best[2]}
+        rng = np.random.default_rng(p.seed)
+        picked = np.sort(rng.choice(len(users), size=min(len(users), VALIDATION_USERS), replace=False))
+        users = [users[k] for k in picked]
+        all_relevant = [codes_of_user.to_numpy() for _, codes_of_user in groups]
+        relevant = relevance_mask([all_relevant[k] for k in picked], mf.n_items)
+        warm_profiles = [probe.trained_profile(u) for u in users]
+        cold_size = max(p.cold_start_ratings // 2, 1)
+        cold_profiles = []
+        for profile in warm_profiles:
+            # A new user's first ratings are mostly of films they love (a sign-up asks for
+            # favourites), so a cold profile is drawn from the user's liked ratings first.
+            order = rng.permutation(len(profile.item_ids))  # type: ignore[union-attr]
+            order = order[np.argsort(profile.ratings[order] < threshold, kind="stable")]  # type: ignore[union-attr]
+            keep = order[:cold_size]
+            cold_profiles.append(probe.profile(profile.item_ids[keep], profile.ratings[keep]))  # type: ignore[union-attr]
+        axes = {
+            "calibration": _fixed_or(asked.calibration, CALIBRATION_WEIGHTS),
+            "mf": _fixed_or(asked.mf, MF_WEIGHTS),
+            "popularity": _fixed_or(asked.popularity, POPULARITY_PENALTIES),
+            "tags": _fixed_or(asked.tags, TAG_WEIGHTS),
+        }
+        chosen: dict[str, float] = {}
+        best_of = []
+        for label, profiles in (("", warm_profiles), ("cold_", cold_profiles)):
+            parts = probe._z_batch(profiles)  # type: ignore[arg-type]
+            seen = np.zeros(relevant.shape, dtype=bool)
+            for row, pr in enumerate(profiles):
+                seen[row, mf._item_codes(pr.item_ids)] = True  # type: ignore[union-attr]
 
-    def _install(self, ranker: Recommender, mf: Recommender, weights: Weights) -> None:
+            def measure(w: Weights, parts: tuple[np.ndarray, ...] = parts, seen: np.ndarray = seen) -> tuple[float, float]:
+                return ranking_at_k(np.where(seen, -np.inf, probe._blend(*parts, w)), relevant, VALIDATION_K)
+
+            best, (ndcg, coverage) = coordinate_search(axes, measure, p.coverage_floor)
+            best_of.append(best)
+            chosen.update({f"{label}validation_ndcg": ndcg, f"{label}validation_coverage": coverage})
+        return best_of[0], best_of[1], chosen
+
+    def _install(
+        self, ranker: Recommender, mf: Recommender, weights: Weights, cold: Weights,
+        item_tags: Mapping[Any, Sequence[str]] | None,
+    ) -> None:
         self.ranker, self.mf = ranker, mf
-        self.weights = weights
+        self.weights, self.cold_weights = weights, cold
+        self._tags = TagProfile.of(mf.item_ids, item_tags)
         # The catalogue is MF's (every trained item); the ranker may keep fewer (EASE's
         # max_items): those items take the ranker's lowest standardized score.
         self._ranker_index = ranker._item_codes(mf.item_ids)
@@ -233,10 +303,6 @@ class Ensemble(Recommender):
         mean = total / max(len(users), 1)
         self._item_mean = mean
         self._item_std = np.sqrt(np.maximum(squares / max(len(users), 1) - mean**2, 0.0)) + CALIBRATION_EPS
-
-    @property
-    def mf_weight(self) -> float:
-        return self.weights.mf
 
     def _require_fitted(self) -> None:
         if not self._fitted:
@@ -311,24 +377,41 @@ class Ensemble(Recommender):
         mapped[:, known] = z[:, self._ranker_index[known]]
         return mapped, mean, std
 
-    def _z_batch(self, profiles: Sequence[UserProfile]) -> tuple[np.ndarray, np.ndarray]:
-        """Both components' standardized scores for many profiles: ``(z_ranker, z_mf)``."""
+    def _z_batch(self, profiles: Sequence[UserProfile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The standardized scores of many profiles: ``(z_ranker, z_mf, z_tags)``."""
         z_ranker = self._ranker_z_batch(self.ranker.scores_batch([self._ranker_profile(p) for p in profiles]))[0]
         z_mf = standardize(self.mf.scores_batch([self._mf_profile(p) for p in profiles]))[0]
-        return z_ranker, z_mf
+        z_tags = standardize(self._tag_scores(profiles))[0]
+        return z_ranker, z_mf, z_tags
 
-    def _parts(self, profile: UserProfile) -> tuple[np.ndarray, float, float, float, float]:
-        """Blended scores and the (mean, std) of each component, for explanations."""
+    def _tag_scores(self, profiles: Sequence[UserProfile]) -> np.ndarray:
+        rows = [self._item_codes(p.item_ids) for p in profiles]
+        return self._tags.scores(
+            [r[r >= 0] for r in rows],
+            [scale_fraction(np.asarray(p.ratings)[r >= 0], self.rating_scale) for p, r in zip(profiles, rows, strict=True)],
+        )
+
+    def weights_for(self, profile: UserProfile) -> Weights:
+        """The cold-start weights for a profile of at most ``cold_start_ratings`` known
+        movies, else the warm ones."""
+        known = int((self._item_codes(profile.item_ids) >= 0).sum())
+        return self.cold_weights if known <= self.params.cold_start_ratings else self.weights
+
+    def _parts(self, profile: UserProfile) -> tuple[np.ndarray, Weights, tuple[float, float, float, float, float, float]]:
+        """Blended scores, the weights used and each component's (mean, std), for explanations."""
         z_ranker, r_mean, r_std = self._ranker_z(profile)
         z_mf, m_mean, m_std = standardize(self.mf.scores(self._mf_profile(profile)))
-        return self._blend(z_ranker, z_mf), r_mean, r_std, float(m_mean[0]), float(m_std[0])
+        z_tags, t_mean, t_std = standardize(self._tag_scores([profile])[0])
+        w = self.weights_for(profile)
+        stats = (r_mean, r_std, float(m_mean[0]), float(m_std[0]), float(t_mean[0]), float(t_std[0]))
+        return self._blend(z_ranker, z_mf, z_tags, w), w, stats
 
-    def _blend(self, z_ranker: np.ndarray, z_mf: np.ndarray) -> np.ndarray:
-        w = self.weights
+    def _blend(self, z_ranker: np.ndarray, z_mf: np.ndarray, z_tags: np.ndarray, w: Weights) -> np.ndarray:
         return (
             z_ranker * (1.0 + w.calibration / self._item_std)
             - w.calibration * self._item_mean / self._item_std
             + w.mf * z_mf
+            + w.tags * z_tags
             - w.popularity * self._log_popularity
         )
 
@@ -349,7 +432,10 @@ class Ensemble(Recommender):
                 empty = empty or self.profile(np.zeros(0, dtype=np.int64), np.zeros(0))
                 profile = empty
             profiles.append(profile)
-        rows = self._blend(*self._z_batch(profiles))
+        parts = self._z_batch(profiles)
+        rows = np.empty((len(profiles), self.n_items))
+        for row, profile in enumerate(profiles):
+            rows[row] = self._blend(parts[0][row], parts[1][row], parts[2][row], self.weights_for(profile))
         if exclude_seen:
             for row, profile in enumerate(profiles):
                 codes = self._item_codes(profile.item_ids)
@@ -368,7 +454,8 @@ class Ensemble(Recommender):
         nothing of it (its average, z = 0), MF's part is that rating standardized like
         the rest, and it has no ratings for the popularity term."""
         _, mean, std = standardize(self.mf.scores(self._mf_profile(profile)))
-        return self.mf_weight * (np.asarray(ratings, dtype=np.float64) - float(mean[0])) / float(std[0])
+        w = self.weights_for(profile)
+        return w.mf * (np.asarray(ratings, dtype=np.float64) - float(mean[0])) / float(std[0])
 
     def similar_items(self, item_id: Any, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         return self.ranker.similar_items(item_id, n)
@@ -377,19 +464,17 @@ class Ensemble(Recommender):
     def explain(self, profile: UserProfile, item_id: Any) -> Explanation:
         """Each component's terms, scaled as the blend scales them, merged per rated movie."""
         self._require_fitted()
-        scores, r_mean, r_std, m_mean, m_std = self._parts(profile)
+        scores, w, (r_mean, r_std, m_mean, m_std, t_mean, t_std) = self._parts(profile)
         code = int(self._item_codes([item_id])[0])
         if code < 0:
-            from .recommender import UnknownIdError
-
             raise UnknownIdError(f"unknown item_id {item_id!r}")
-        w = self.weights
         mf_scale = w.mf / m_std
         ranker_scale = (1.0 + w.calibration / self._item_std[code]) / r_std
         mf_part = self.mf.explain(self._mf_profile(profile), item_id)
-        baseline = -r_mean * ranker_scale - mf_scale * m_mean
+        baseline = -r_mean * ranker_scale - mf_scale * m_mean - w.tags * t_mean / t_std
         appeal = -(w.calibration * self._item_mean[code] / self._item_std[code]
                    + w.popularity * float(self._log_popularity[code]))
+        tags = w.tags * float(self._tag_scores([profile])[0][code]) / t_std
         residual = 0.0
         shares: dict[Any, list[float]] = {}
         details: dict[Any, Term] = {}
@@ -415,9 +500,11 @@ class Ensemble(Recommender):
                 add(term, ranker_scale)
         else:  # outside the ranker's catalogue: it scored the movie at its lowest z
             residual += float(scores[code]) - (
-                baseline + appeal + residual + sum(sum(v) for v in shares.values())
+                baseline + appeal + tags + residual + sum(sum(v) for v in shares.values())
             )
         terms = [Term("baseline", baseline), Term("item_appeal", appeal)]
+        if w.tags:
+            terms.append(Term("tags", tags))
         terms += [
             Term("rated_item", sum(values), item_id=key, rating=details[key].rating,
                  similarity=details[key].similarity)
@@ -436,11 +523,13 @@ class Ensemble(Recommender):
     # ---------------------------------------------------------- persistence
     def _to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         self._require_fitted()
-        arrays: dict[str, np.ndarray] = {"item_mean": self._item_mean, "item_std": self._item_std}
+        arrays: dict[str, np.ndarray] = {
+            "item_mean": self._item_mean, "item_std": self._item_std, **self._tags.to_arrays(),
+        }
         meta: dict[str, Any] = {
             "model": "Ensemble",
             "params": self.params.model_dump(mode="json"),
-            "weights": self.weights.as_dict(),
+            "weights": {**self.weights.as_dict(), **self.cold_weights.as_dict("cold_")},
             "fit_info": self.fit_info,
         }
         for prefix, component in (("mf", self.mf), ("ranker", self.ranker)):
@@ -467,8 +556,8 @@ class Ensemble(Recommender):
                 parts.append(model_class(component_meta["model_type"])._from_arrays(component_arrays, component_meta))
             mf, ranker = parts
             w = meta["weights"]
-            model._install(ranker, mf, Weights(float(w["calibration_weight"]), float(w["mf_weight"]),
-                                               float(w["popularity_penalty"])))
+            model._install(ranker, mf, Weights.from_dict(w), Weights.from_dict(w, "cold_"), None)
+            model._tags = TagProfile.from_arrays(arrays, mf.n_items)
             model._item_mean = np.asarray(arrays["item_mean"], dtype=np.float64)
             model._item_std = np.asarray(arrays["item_std"], dtype=np.float64)
             if model._item_mean.shape != (model.n_items,) or model._item_std.shape != (model.n_items,):

@@ -26,7 +26,7 @@ additive term per rated movie.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -122,6 +122,7 @@ class ImplicitALS(RankingModel):
         validation: Any = None,
         rating_scale: tuple[float, float] | None = None,
         callback: Callback | None = None,
+        item_tags: Mapping[Any, Sequence[str]] | None = None,  # not used by this type
     ) -> ImplicitALS:
         """Train ``epochs`` ALS epochs, then one exact user half-step; ``validation`` is
         not used. ``callback(report)`` runs after each epoch; ``False`` stops."""

@@ -11,7 +11,7 @@ vector methods the service used before :class:`~.recommender.Recommender` live i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -97,6 +97,7 @@ class MatrixFactorization(TrainedCatalogue, LegacyVectorMethods, Recommender):
         validation: pd.DataFrame | None = None,
         rating_scale: tuple[float, float] | None = None,
         callback: Callback | None = None,
+        item_tags: Mapping[Any, Sequence[str]] | None = None,  # not used by this type
     ) -> MatrixFactorization:
         """Train on a ratings frame; returns ``self``.
 

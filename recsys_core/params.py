@@ -175,7 +175,8 @@ class EnsembleParams(BaseModel):
     training users::
 
         score_i = z_ranker_i + calibration_weight * (z_ranker_i - m_i) / s_i
-                  + mf_weight * z_mf_i - popularity_penalty * log(1 + n_i)
+                  + mf_weight * z_mf_i + tag_weight * z_tags_i
+                  - popularity_penalty * log(1 + n_i)
 
     The calibration term lifts movies the ranker scores unusually high *for this user*
     compared with everyone, which widens the catalogue at almost no cost in accuracy.
@@ -196,6 +197,20 @@ class EnsembleParams(BaseModel):
     )
     popularity_penalty: Annotated[float | None, _in_range(0.0, 10.0)] = Field(
         0.0, description="Weight of -log(1 + ratings of the movie), in [0, 10]; null: chosen on validation."
+    )
+    tag_weight: Annotated[float | None, _in_range(0.0, 10.0)] = Field(
+        None,
+        description=(
+            "Weight of the user's standardized taste for the movie's tags (genres), in [0, 10]; "
+            "null: chosen on validation. Used when training is given item tags."
+        ),
+    )
+    cold_start_ratings: Annotated[int, _in_range(0, 1000)] = Field(
+        20,
+        description=(
+            "Users with at most this many ratings are served with weights chosen on "
+            "validation users cut down to half as many ratings, in [0, 1000]."
+        ),
     )
     coverage_floor: Annotated[float, _in_range(0.0, 1.0)] = Field(
         0.25,

@@ -19,7 +19,7 @@ tagged with ``model_type``; :func:`load_model` reads any of them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -81,6 +81,7 @@ TermKind = Literal[
     "global_mean",  # the rating every prediction starts from
     "user_bias",  # how this user rates relative to everyone
     "item_appeal",  # the explained movie's own appeal: bias or popularity, same for everyone
+    "tags",  # the user's taste for the movie's tags (genres)
     "rated_item",  # the share of one movie the user rated
     "baseline",  # per-user normalisation constants of a blend (z-scores)
     "residual",  # what the per-item shares do not account for (stored vs re-solved state)
@@ -145,9 +146,12 @@ class Recommender(ABC):
         validation: Any = None,
         rating_scale: tuple[float, float] | None = None,
         callback: Callback | None = None,
+        item_tags: Mapping[Any, Sequence[str]] | None = None,
     ) -> Recommender:
         """Train on a frame with ``user_id``, ``item_id``, ``rating``; returns ``self``.
-        ``callback(report)`` runs after every epoch (or stage); ``False`` stops."""
+        ``callback(report)`` runs after every epoch (or stage); ``False`` stops.
+        ``item_tags`` (item id -> tags such as genres) is side information that types
+        which use it learn from and the others ignore."""
 
     # ---------------------------------------------------------- catalogue
     @property

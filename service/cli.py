@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recsys_core.types import DEFAULT_MODEL_TYPE, MODEL_TYPES
 from service.core.config import Settings, generate_key, get_settings
 from service.training.status import JobStatus
 
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="queue a training job with default hyperparameters")
     train.add_argument("--wait", action="store_true", help="block until the job finishes")
+    train.add_argument("--model-type", default=DEFAULT_MODEL_TYPE, choices=MODEL_TYPES,
+                       help=f"model type to train (default {DEFAULT_MODEL_TYPE})")
     train.add_argument("--hyperparams", default="{}", help="JSON object of hyperparameters")
     return parser
 
@@ -148,13 +151,21 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     """Create and queue a job as ``POST /api/ml/train`` does; in-process mode runs it here."""
     import json
 
+    from pydantic import TypeAdapter, ValidationError
+
+    from recsys_core.types import ModelSpec
     from service.core.errors import Unavailable
-    from service.core.model_types import MODEL_TYPES
     from service.training import jobs
     from service.training.dispatch import CeleryDispatcher
     from service.training.pipeline import run_training_job
 
-    params = MODEL_TYPES["matrix_factorization"].model_validate(json.loads(args.hyperparams))
+    try:
+        spec = TypeAdapter(ModelSpec).validate_python(
+            {"model_type": args.model_type, "hyperparams": json.loads(args.hyperparams)}
+        )
+    except (ValidationError, json.JSONDecodeError) as exc:
+        print(f"invalid --hyperparams: {exc}", file=sys.stderr)
+        return 2
     inprocess = settings.worker_mode == "inprocess"
     send = run_training_job if inprocess else CeleryDispatcher(settings).dispatch
 
@@ -163,7 +174,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         send(job_id)
 
     try:
-        job_id = jobs.queue_job(jobs.new_job("matrix_factorization", params), dispatch)
+        job_id = jobs.queue_job(jobs.new_job(spec.model_type, spec.hyperparams), dispatch)
     except Unavailable as exc:  # the job is marked failed, as the API's 503 says
         print(exc.message, file=sys.stderr)
         return 1

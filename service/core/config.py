@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     model_retention: int = Field(default=5, ge=1, le=1000)
     activation_tolerance: float = Field(default=0.01, ge=0, le=10)
+    activation_ndcg_tolerance: float = Field(default=0.005, ge=0, le=1)
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     evaluation_k: int = Field(default=10, ge=1, le=100)
     split_seed: int = 0

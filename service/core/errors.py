@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from recsys_core.types import MODEL_TYPES
+
 log = logging.getLogger(__name__)
 
 
@@ -91,6 +93,8 @@ def _json(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if len(parts) > 1 and parts[0] in MODEL_TYPES:  # the union tag of a training request
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 
@@ -103,7 +107,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         details = [
-            {"field": _field_of(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+            {
+                # A model_type no union member has: the discriminator reports it at the body.
+                "field": "model_type" if e.get("type") == "unknown_model_type" else _field_of(e.get("loc", ())),
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
             for e in errors
         ]
         first = details[0] if details else {"field": "body", "message": "invalid input"}

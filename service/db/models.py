@@ -93,6 +93,7 @@ class ModelVersion(Base):
     artifact_checksum: Mapped[str] = mapped_column(String(64), default="")
     artifact_size: Mapped[int] = mapped_column(Integer, default=0)
     holdout_rmse: Mapped[float | None] = mapped_column(Float)
+    holdout_ndcg: Mapped[float | None] = mapped_column(Float)
     job_id: Mapped[str | None] = mapped_column(String(36))
 
     # The database, not the code, guarantees a single active version.
@@ -181,7 +182,9 @@ class TrainingJob(Base):
 
 
 class UserState(Base):
-    """A user's factors re-solved after their latest rating, for one model version.
+    """A user's state re-solved after their latest rating, for one model version (a vector
+    whose layout the version's model type defines; empty for types that score from the
+    ratings alone).
 
     Every API process reads it, so the next request anywhere reflects the rating. A row
     folded into a version that is no longer active is not served as is: the user is
@@ -194,8 +197,7 @@ class UserState(Base):
     model_version: Mapped[int] = mapped_column(
         Integer, ForeignKey("model_versions.version", ondelete="CASCADE"), index=True
     )
-    bias: Mapped[float] = mapped_column(Float)
-    factors: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
     n_ratings: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

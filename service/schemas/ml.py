@@ -5,18 +5,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_core.params import MFParams
+from recsys_core.types import ModelSpec, ModelTypeName
 from service.schemas.common import EntityId
 from service.training.status import JobStatus
 
-ModelType = Literal["matrix_factorization"]
+
+# {"model_type": ..., "hyperparams": {...}}, validated per type; no model_type: the ensemble.
+TrainRequest = ModelSpec
 
 
-class TrainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model_type: ModelType = "matrix_factorization"
-    hyperparams: MFParams = Field(default_factory=MFParams)
+class ModelTypeInfo(BaseModel):
+    model_type: str
+    title: str
+    description: str
+    predicts_ratings: bool = Field(description="Whether /predict works when a version of this type is active.")
+    is_default: bool = Field(description="The type trained when a request names none.")
+    gate_metric: str = Field(description="The holdout metric a new version of this type must not lose on.")
+    defaults: dict[str, object] = Field(description="Default hyperparameters.")
+    hyperparams_schema: dict[str, object] = Field(description="JSON Schema of the hyperparameters, with ranges.")
 
 
 class EpochPoint(BaseModel):
@@ -24,6 +30,7 @@ class EpochPoint(BaseModel):
     train_loss: float
     train_rmse: float | None = None
     validation_rmse: float | None = None
+    validation_ndcg: float | None = None
     seconds: float
 
 
@@ -83,6 +90,8 @@ class ModelVersionPublic(BaseModel):
     artifact_checksum: str
     artifact_size: int
     job_id: str | None
+    holdout_rmse: float | None = Field(None, description="Holdout RMSE (types that predict ratings).")
+    holdout_ndcg: float | None = Field(None, description="Holdout full-catalogue NDCG@K.")
     metrics: dict[str, float | None] | None = None
 
 
@@ -91,14 +100,20 @@ class RecommendationItem(BaseModel):
     title: str
     year: int | None
     genres: list[str]
-    score: float = Field(description="Ranking score (for the personalized model, the predicted rating).")
-    predicted_rating: float | None
+    score: float = Field(
+        description="Ranking score, higher first. Matrix factorization: the predicted rating; "
+        "other types: a score on the type's own scale."
+    )
+    predicted_rating: float | None = Field(
+        description="MF's predicted rating where the serving type has one (matrix_factorization, ensemble)."
+    )
     explanation: str | None = None
 
 
 class RecommendationsResponse(BaseModel):
     user_id: int
     model_version: int | None
+    model_type: str | None = Field(description="The type of the version that served the list; null for fallbacks.")
     strategy: Literal["personalized", "popularity_fallback", "genre_fallback"]
     items: list[RecommendationItem]
 
@@ -115,24 +130,25 @@ class PredictResponse(BaseModel):
     movie_id: int
     predicted_rating: float
     model_version: int
+    model_type: str
     known_user: bool
     known_movie: bool
 
 
-class PredictionBreakdown(BaseModel):
-    global_mean: float
-    user_bias: float
-    movie_bias: float
-    interaction: float
-    predicted_rating: float = Field(description="Sum of the terms, clipped to the rating scale.")
+class ExplanationTerm(BaseModel):
+    kind: Literal["global_mean", "user_bias", "item_appeal", "tags", "rated_item", "baseline", "residual"]
+    label: str = Field(description="What the term is, in words.")
+    value: float = Field(description="Signed share of the score; all terms sum to `score`.")
+    movie_id: int | None = Field(None, description="For a rated_item term: the movie you rated.")
+    your_rating: float | None = None
 
 
 class RatedMovieContribution(BaseModel):
     movie_id: int
     title: str
     your_rating: float
-    similarity: float = Field(description="Cosine similarity of the two movies in factor space.")
-    contribution: float = Field(description="Signed share of the interaction term.")
+    similarity: float | None = Field(description="How alike the two movies are to the model (cosine), if it says.")
+    contribution: float = Field(description="Signed share of the score.")
 
 
 class GenreMatch(BaseModel):
@@ -153,7 +169,10 @@ class ExplanationResponse(BaseModel):
     movie_id: int
     title: str
     model_version: int
-    breakdown: PredictionBreakdown
+    model_type: str
+    score: float = Field(description="The ranking score explained; the terms sum to it.")
+    predicted_rating: float | None = Field(description="The predicted rating, for types that have one.")
+    terms: list[ExplanationTerm]
     because_you_rated: list[RatedMovieContribution]
     genre_matches: list[GenreMatch]
     similar_users: list[SimilarUserRating]
@@ -192,7 +211,8 @@ class SimilarMovie(BaseModel):
 class SimilarMoviesResponse(BaseModel):
     movie_id: int
     model_version: int | None
-    strategy: Literal["factors", "genres"]
+    model_type: str | None
+    strategy: Literal["model", "genres"]
     items: list[SimilarMovie]
 
 
@@ -204,4 +224,5 @@ class PredictBatchRequest(BaseModel):
 
 class PredictBatchResponse(BaseModel):
     model_version: int
+    model_type: str
     predictions: list[PredictResponse]

@@ -1,10 +1,12 @@
 """Explanations computed from the model, not written by hand.
 
-The predicted rating is split into global mean, user bias, movie bias and the
-interaction term; the interaction is split over the user's rated movies by the
-item-based decomposition of the user's least-squares solve (the shares add up to it);
-genre affinities come from the user's mean-centered ratings; similar users are the
-nearest raters of the movie in factor space.
+Every model type splits its score for a movie into additive terms that sum to it (see
+``recsys_core.recommender.Explanation``): per-user constants, the movie's own appeal,
+and one share per movie the user rated. The text names the terms that differ from
+movie to movie, largest first, leaves out those that round to zero, and says how the
+user felt about each rated movie it names by comparing the rating with the user's own
+mean. Genre affinities come from the user's mean-centered ratings; similar users are
+other raters of the movie whose ratings agree most with this user's.
 """
 
 from __future__ import annotations
@@ -15,29 +17,42 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys_core.model import Explanation, UserVector
+from recsys_core.recommender import Explanation, Term, UserProfile
 from service.core.errors import NotFound
 from service.db.models import Rating
 from service.schemas.ml import (
     ExplanationResponse,
+    ExplanationTerm,
     GenreMatch,
-    PredictionBreakdown,
     RatedMovieContribution,
     SimilarUserRating,
 )
 from service.schemas.movies import MoviePublic
 from service.services import catalog
 from service.services.model_registry import LoadedModel, ModelRegistry
-from service.services.realtime import current_vector, rated_by
+from service.services.realtime import current_profile, rated_by
 from service.services.recommendations import require_model
 
 TOP_CONTRIBUTIONS = 5
+NAMED_IN_TEXT = 3
 SIMILAR_USERS = 5
-MAX_RATERS_SCANNED = 5000
+MAX_RATERS_SCANNED = 2000
+MIN_CO_RATED = 3
+SHOWN_DECIMALS = 1  # the text shows terms to one decimal; smaller ones would read "+0.0"
+
+TERM_LABELS = {
+    "global_mean": "average rating of all movies",
+    "user_bias": "how you rate compared with others",
+    "item_appeal": "the movie's own appeal to everyone",
+    "tags": "your taste for the movie's genres",
+    "baseline": "your scores' baseline (the same for every movie)",
+    "residual": "difference between your stored and re-solved state",
+}
 
 
 async def explain(
-    session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int, top: int = TOP_CONTRIBUTIONS
+    session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int, top: int = TOP_CONTRIBUTIONS,
+    *, genre_prior: float = 1.0,
 ) -> ExplanationResponse:
     loaded = require_model(registry)
     movie = (await catalog.movies_by_id(session, [movie_id])).get(movie_id)
@@ -46,57 +61,86 @@ async def explain(
     rated = await rated_by(session, user_id)
     if not rated:
         raise NotFound(f"user {user_id} has no ratings to explain a recommendation from", field="user_id")
-    vector = await current_vector(session, loaded, user_id, rated)
-    user_mean = float(np.mean(list(rated.values())))
+    profile = await current_profile(session, loaded, user_id, rated)
+    assert profile is not None  # a user with ratings always has a profile
     rated_movies = await catalog.movies_by_id(session, rated)
     genres = _genre_matches(movie.genres, rated, rated_movies)
-
     model = loaded.model
+    user_mean = float(np.mean(list(rated.values())))
     if not model.has_item(movie_id):
-        value = float(model.predict_vector(vector, [movie_id])[0]) if vector else model.global_mean
-        breakdown = PredictionBreakdown(global_mean=model.global_mean, user_bias=vector.bias if vector else 0.0,
-                                        movie_bias=0.0, interaction=0.0, predicted_rating=value)
-        return ExplanationResponse(
-            user_id=user_id, movie_id=movie_id, title=movie.title, model_version=loaded.version,
-            breakdown=breakdown, because_you_rated=[], genre_matches=genres, similar_users=[],
-            summary=_summary(movie.title, breakdown.predicted_rating, [], genres, [], user_mean=user_mean, new_movie=True),
-        )
-
-    decomposition = model.explain_vector(movie_id, list(rated), list(rated.values()), vec=vector)
+        return _new_movie(loaded, profile, user_id, movie, genres, user_mean, rated, settings_prior=genre_prior)
+    decomposition = model.explain(profile, movie_id)
     contributions = _top_contributions(decomposition, rated_movies, top)
-    similar = await _similar_users(session, loaded, vector, user_id, movie_id)
-    breakdown = PredictionBreakdown(
-        global_mean=decomposition.global_mean,
-        user_bias=decomposition.user_bias,
-        movie_bias=decomposition.item_bias,
-        interaction=decomposition.interaction,
-        predicted_rating=decomposition.prediction,
-    )
     return ExplanationResponse(
         user_id=user_id,
         movie_id=movie_id,
         title=movie.title,
         model_version=loaded.version,
-        breakdown=breakdown,
+        model_type=loaded.model_type,
+        score=decomposition.score,
+        predicted_rating=decomposition.prediction,
+        terms=[_public_term(t, rated_movies) for t in decomposition.terms],
         because_you_rated=contributions,
         genre_matches=genres,
-        similar_users=similar,
-        summary=_summary(movie.title, decomposition.prediction, contributions, genres, similar, user_mean=user_mean),
+        similar_users=await _similar_users(session, user_id, movie_id, rated),
+        summary=summary(movie.title, decomposition, rated_movies, genres, user_mean=user_mean),
     )
 
 
+def _new_movie(
+    loaded: LoadedModel, profile: UserProfile, user_id: int, movie: MoviePublic, genres: list[GenreMatch],
+    user_mean: float, rated: dict[int, float], *, settings_prior: float,
+) -> ExplanationResponse:
+    """A movie the model has not learned is scored from its genres, as recommendations
+    score it: the model's baseline for the user plus their genre affinity."""
+    model = loaded.model
+    if not model.predicts_ratings:
+        raise NotFound(
+            f"model version {loaded.version} ({loaded.model_type}) has not learned movie {movie.id}; "
+            "it recommends only movies it was trained on",
+            field="movie_id",
+        )
+    baseline = float(model.predict_profiles([profile], [0], [movie.id])[0])
+    affinity = float(np.mean([g.affinity * g.n_rated / (g.n_rated + settings_prior) for g in genres])) if genres else 0.0
+    lo, hi = model.rating_scale
+    predicted = float(np.clip(baseline + affinity, lo, hi))
+    terms = [
+        ExplanationTerm(kind="baseline", label="what the model predicts for you for a movie it has not learned",
+                        value=baseline),
+        ExplanationTerm(kind="tags", label=TERM_LABELS["tags"], value=affinity),
+    ]
+    drivers = [g for g in genres if g.drove_match and _shown(g.affinity)][:2]
+    text = f"Predicted {predicted:.1f} for {movie.title}; new movie: scored from its genres"
+    if drivers:
+        text += "; you rate " + " and ".join(f"{g.genre} ({g.affinity:+.1f})" for g in drivers) + " above your average"
+    return ExplanationResponse(
+        user_id=user_id, movie_id=movie.id, title=movie.title, model_version=loaded.version,
+        model_type=loaded.model_type, score=baseline + affinity, predicted_rating=predicted, terms=terms,
+        because_you_rated=[], genre_matches=genres, similar_users=[], summary=text + ".",
+    )
+
+
+def _public_term(term: Term, rated_movies: dict[int, MoviePublic]) -> ExplanationTerm:
+    if term.kind == "rated_item":
+        movie_id = int(term.item_id)
+        title = rated_movies[movie_id].title if movie_id in rated_movies else f"movie {movie_id}"
+        return ExplanationTerm(kind="rated_item", label=f"you rated {title}", value=term.value,
+                               movie_id=movie_id, your_rating=term.rating)
+    return ExplanationTerm(kind=term.kind, label=TERM_LABELS[term.kind], value=term.value)
+
+
 def _top_contributions(
-    decomposition: Explanation, rated_movies: dict, top: int = TOP_CONTRIBUTIONS
+    decomposition: Explanation, rated_movies: dict[int, MoviePublic], top: int = TOP_CONTRIBUTIONS
 ) -> list[RatedMovieContribution]:
     return [
         RatedMovieContribution(
-            movie_id=int(entry["item_id"]),
-            title=rated_movies[int(entry["item_id"])].title if int(entry["item_id"]) in rated_movies else "",
-            your_rating=entry["rating"],
-            similarity=entry["similarity"],
-            contribution=entry["contribution"],
+            movie_id=int(term.item_id),
+            title=rated_movies[int(term.item_id)].title if int(term.item_id) in rated_movies else "",
+            your_rating=float(term.rating) if term.rating is not None else float("nan"),
+            similarity=term.similarity,
+            contribution=term.value,
         )
-        for entry in decomposition.top(top)
+        for term in decomposition.rated_items(top)
     ]
 
 
@@ -116,62 +160,105 @@ def _genre_matches(movie_genres: list[str], rated: dict[int, float], rated_movie
 
 
 async def _similar_users(
-    session: AsyncSession, loaded: LoadedModel, vector: UserVector | None, user_id: int, movie_id: int
+    session: AsyncSession, user_id: int, movie_id: int, rated: dict[int, float]
 ) -> list[SimilarUserRating]:
-    if vector is None:
+    """Recent raters of the movie whose mean-centered ratings of the movies this user
+    rated point the same way (cosine over at least MIN_CO_RATED shared movies)."""
+    raters = dict(
+        (
+            await session.execute(
+                select(Rating.user_id, Rating.rating)
+                .where(Rating.movie_id == movie_id, Rating.user_id != user_id)
+                .order_by(Rating.timestamp.desc())
+                .limit(MAX_RATERS_SCANNED)
+            )
+        ).all()
+    )
+    if not raters:
         return []
-    rows = (
+    shared = (
         await session.execute(
-            select(Rating.user_id, Rating.rating)
-            .where(Rating.movie_id == movie_id, Rating.user_id != user_id)
-            .order_by(Rating.timestamp.desc())
-            .limit(MAX_RATERS_SCANNED)
+            select(Rating.user_id, Rating.movie_id, Rating.rating).where(
+                Rating.user_id.in_(list(raters)), Rating.movie_id.in_(list(rated))
+            )
         )
     ).all()
-    if not rows:
-        return []
-    ratings_of = dict(rows)
-    ids, sims = loaded.model.similar_users(vector, list(ratings_of), SIMILAR_USERS)
+    mine_mean = float(np.mean(list(rated.values())))
+    by_user: defaultdict[int, list[tuple[float, float]]] = defaultdict(list)
+    for other, rated_movie, rating in shared:
+        by_user[other].append((rated[rated_movie] - mine_mean, rating))
+    scored = []
+    for other, pairs in by_user.items():
+        if len(pairs) < MIN_CO_RATED:
+            continue
+        mine = np.array([p[0] for p in pairs])
+        theirs = np.array([p[1] for p in pairs])
+        theirs = theirs - theirs.mean()
+        norm = float(np.linalg.norm(mine) * np.linalg.norm(theirs))
+        if norm > 0:
+            scored.append((other, float(mine @ theirs) / norm))
+    scored.sort(key=lambda p: (-p[1], p[0]))
     return [
-        SimilarUserRating(user_id=int(u), similarity=float(s), rating=float(ratings_of[int(u)]))
-        for u, s in zip(ids, sims, strict=True)
+        SimilarUserRating(user_id=other, similarity=similarity, rating=float(raters[other]))
+        for other, similarity in scored[:SIMILAR_USERS]
+        if similarity > 0
     ]
 
 
-def _summary(
+def _shown(value: float) -> bool:
+    return round(abs(value), SHOWN_DECIMALS) > 0
+
+
+def summary(
     title: str,
-    predicted: float,
-    contributions: list[RatedMovieContribution],
+    decomposition: Explanation,
+    rated_movies: dict[int, MoviePublic],
     genres: list[GenreMatch],
-    similar: list[SimilarUserRating],
     *,
     user_mean: float,
-    new_movie: bool = False,
 ) -> str:
-    parts = [f"Predicted {predicted:.1f} for {title}"]
-    # A positive share can come from a movie the user disliked that is unlike this one,
-    # so say which way the user felt about each movie named.
-    raising = [c for c in contributions if c.contribution > 0][:2]
-    liked = [c for c in raising if c.your_rating >= user_mean]
-    disliked = [c for c in raising if c.your_rating < user_mean]
-    if liked:
-        parts.append("because you liked " + " and ".join(f"{c.title} ({c.your_rating:g})" for c in liked))
-    if disliked:
-        parts.append("you disliked " + " and ".join(f"{c.title} ({c.your_rating:g})" for c in disliked))
-    drivers = [g for g in genres if g.drove_match][:2]
+    """One or two sentences naming what moved this movie's score most, in words.
+
+    Only terms that differ between movies are named (rated movies, the movie's own
+    appeal, the user's taste for its genres): the per-user constants move every movie
+    alike."""
+    if decomposition.prediction is not None:
+        head = f"Predicted {decomposition.prediction:.1f} for {title}"
+    else:
+        head = f"Recommended {title} (score {decomposition.score:.2f})"
+    named = [t for t in decomposition.terms if t.kind in ("rated_item", "item_appeal", "tags") and _shown(t.value)]
+    named.sort(key=lambda t: -abs(t.value))
+    named = named[:NAMED_IN_TEXT]
+    raising = [_phrase(t, rated_movies, user_mean) for t in named if t.value > 0]
+    lowering = [_phrase(t, rated_movies, user_mean) for t in named if t.value < 0]
+    parts = [head]
+    if raising:
+        parts.append("mostly because " + ", ".join(raising))
+    if lowering:
+        parts.append(("held back by " if raising else "despite ") + ", ".join(lowering))
+    drivers = [g for g in genres if g.drove_match and _shown(g.affinity)][:2]
     if drivers:
-        parts.append("you like " + " and ".join(f"{g.genre} ({g.affinity:+.1f})" for g in drivers))
-    if similar:
-        mean = sum(s.rating for s in similar) / len(similar)
-        parts.append(f"{len(similar)} similar users rated it {mean:.1f} on average")
-    if new_movie:
-        parts.append("(new movie: scored from its genres)")
+        parts.append("you rate " + " and ".join(f"{g.genre} ({g.affinity:+.1f})" for g in drivers)
+                     + " above your average")
     return "; ".join(parts) + "."
+
+
+def _phrase(term: Term, rated_movies: dict[int, MoviePublic], user_mean: float) -> str:
+    value = f"{term.value:+.{SHOWN_DECIMALS}f}"
+    if term.kind == "item_appeal":
+        return f"it is widely loved ({value})" if term.value > 0 else f"it is less widely liked ({value})"
+    if term.kind == "tags":
+        return f"its genres suit your taste ({value})" if term.value > 0 else f"its genres are not your usual ({value})"
+    movie_id = int(term.item_id)
+    title = rated_movies[movie_id].title if movie_id in rated_movies else f"movie {movie_id}"
+    rating = float(term.rating) if term.rating is not None else user_mean
+    feeling = "you liked" if rating >= user_mean else "you rated lower"
+    return f"{feeling} {title} ({rating:g}) ({value})"
 
 
 def short_explanation(
     loaded: LoadedModel,
-    vector: UserVector,
+    profile: UserProfile,
     movie: MoviePublic,
     rated: dict[int, float],
     rated_movies: dict[int, MoviePublic],
@@ -179,10 +266,8 @@ def short_explanation(
     """The one-line form attached to each recommendation with ?explain=true."""
     genres = _genre_matches(movie.genres, rated, rated_movies)
     user_mean = float(np.mean(list(rated.values())))
-    model = loaded.model
-    if not model.has_item(movie.id):
-        predicted = float(model.predict_vector(vector, [movie.id])[0])
-        return _summary(movie.title, predicted, [], genres, [], user_mean=user_mean, new_movie=True)
-    decomposition = model.explain_vector(movie.id, list(rated), list(rated.values()), vec=vector)
-    contributions = _top_contributions(decomposition, rated_movies)
-    return _summary(movie.title, decomposition.prediction, contributions, genres, [], user_mean=user_mean)
+    if not loaded.model.has_item(movie.id):
+        drivers = [g.genre for g in genres if g.drove_match][:2]
+        liked = f"; you rate {' and '.join(drivers)} above your average" if drivers else ""
+        return f"New movie {movie.title}: scored from its genres{liked}."
+    return summary(movie.title, loaded.model.explain(profile, movie.id), rated_movies, genres, user_mean=user_mean)

@@ -25,11 +25,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from recsys_core.model import MatrixFactorization
+from recsys_core.recommender import Recommender
+from recsys_core.types import load_model
 from service.db import statements
 from service.db.models import ModelArtifact, Rating, UserState, utcnow
 from service.db.session import sync_session
-from service.services.realtime import FACTOR_DTYPE, USER_LOCK_BASE, user_lock_stripes
+from service.services.realtime import STATE_DTYPE, USER_LOCK_BASE, user_lock_stripes
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def refold_users(user_ids: Sequence[int]) -> int:
     return done
 
 
-def _active_model(session: Session) -> tuple[int, MatrixFactorization] | None:
+def _active_model(session: Session) -> tuple[int, Recommender] | None:
     active = session.scalars(statements.active_version()).first()
     if active is None:
         return None
@@ -76,7 +77,7 @@ def _active_model(session: Session) -> tuple[int, MatrixFactorization] | None:
         # with a version it does not serve is re-solved on read, so skipping is safe.
         log.error("active version %s has no valid artifact; imported users are not refolded", active.version)
         return None
-    return active.version, MatrixFactorization.from_bytes(artifact.data)
+    return active.version, load_model(artifact.data)
 
 
 def _lock_users(session: Session, user_ids: Sequence[int]) -> None:
@@ -87,7 +88,7 @@ def _lock_users(session: Session, user_ids: Sequence[int]) -> None:
         session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_BASE + stripe)))
 
 
-def _fold(session: Session, version: int, model: MatrixFactorization, user_ids: Sequence[int]) -> None:
+def _fold(session: Session, version: int, model: Recommender, user_ids: Sequence[int]) -> None:
     rows = session.execute(
         select(Rating.user_id, Rating.movie_id, Rating.rating)
         .where(Rating.user_id.in_(user_ids))
@@ -97,15 +98,15 @@ def _fold(session: Session, version: int, model: MatrixFactorization, user_ids: 
     values = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
     positions = {user_id: k for k, user_id in enumerate(user_ids)}
     rows_of = np.fromiter((positions[u] for u in users), dtype=np.int64, count=len(users))
-    solved = model.solve_users(rows_of, movies, values, n_rows=len(user_ids)).astype(FACTOR_DTYPE)
+    solved = model.user_states(rows_of, movies, values, n_rows=len(user_ids)).astype(STATE_DTYPE)
     counts = np.bincount(rows_of, minlength=len(user_ids))
     now = utcnow()
     # A user whose ratings were deleted meanwhile solves to zeros, as realtime.fold_users does.
     states = [
-        {"user_id": user_id, "model_version": version, "bias": float(solved[k, 0]), "factors": solved[k, 1:].tobytes(),
+        {"user_id": user_id, "model_version": version, "state": solved[k].tobytes(),
          "n_ratings": int(counts[k]), "updated_at": now}
         for k, user_id in enumerate(user_ids)
     ]
     insert = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(UserState.__table__)
-    replace = {name: insert.excluded[name] for name in ("model_version", "bias", "factors", "n_ratings", "updated_at")}
+    replace = {name: insert.excluded[name] for name in ("model_version", "state", "n_ratings", "updated_at")}
     session.execute(insert.on_conflict_do_update(index_elements=["user_id"], set_=replace), states)

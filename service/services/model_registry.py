@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from recsys_core.model import MatrixFactorization
+from recsys_core.recommender import Recommender
+from recsys_core.types import load_model
 from service.db import statements
 from service.db.models import ModelArtifact
 
@@ -25,8 +26,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedModel:
     version: int
-    model: MatrixFactorization
+    model: Recommender
     holdout_rmse: float | None
+
+    @property
+    def model_type(self) -> str:
+        return self.model.model_type
 
 
 class ArtifactRejected(Exception):
@@ -90,8 +95,8 @@ class ModelRegistry:
             await asyncio.sleep(interval)
 
 
-def _verified_model(data: bytes, expected_checksum: str) -> MatrixFactorization:
+def _verified_model(data: bytes, expected_checksum: str) -> Recommender:
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_checksum:
         raise ArtifactRejected(f"artifact checksum {actual[:12]}… does not match {expected_checksum[:12]}…")
-    return MatrixFactorization.from_bytes(data)
+    return load_model(data)

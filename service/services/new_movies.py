@@ -2,7 +2,10 @@
 unrated then), scored for a user from their genre affinities so they can be recommended.
 
 affinity(g) = sum of the user's mean-centered ratings in genre g / (n_g + GENRE_PRIOR)
-score(m)    = global mean + user bias + mean of affinity(g) over m's genres
+rating(m)   = the model's baseline for the user + mean of affinity(g) over m's genres
+
+Only types that predict ratings place such movies in a ranked list (see
+``Recommender.scores_for_ratings``); the others recommend what they learned.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys_core.model import UserVector
+from recsys_core.recommender import UserProfile
 from service.db.models import Movie
 from service.services import catalog
 from service.services.model_registry import LoadedModel
@@ -60,15 +63,19 @@ def genre_affinities(rated: dict[int, float], genres_of_rated: dict[int, list[st
     return {g: sums[g] / (counts[g] + prior) for g in sums}
 
 
-def content_scores(
-    loaded: LoadedModel, vector: UserVector, affinities: dict[str, float], new: NewMovies, exclude: set[int]
+def content_ratings(
+    loaded: LoadedModel, profile: UserProfile, affinities: dict[str, float], new: NewMovies, exclude: set[int]
 ) -> list[tuple[int, float]]:
+    """Predicted ratings of the movies the model has not learned: what the model predicts
+    for an unknown movie (the user's baseline), moved by the user's genre affinities."""
+    movies = [m for m in new.genres if m not in exclude]
+    if not movies:
+        return []
     lo, hi = loaded.model.rating_scale
-    base = loaded.model.global_mean + vector.bias
+    baseline = loaded.model.predict_profiles([profile], np.zeros(len(movies), dtype=np.int64), movies)
     scored = []
-    for movie_id, genres in new.genres.items():
-        if movie_id in exclude:
-            continue
+    for movie_id, base in zip(movies, baseline, strict=True):
+        genres = new.genres[movie_id]
         affinity = float(np.mean([affinities.get(g, 0.0) for g in genres])) if genres else 0.0
         scored.append((movie_id, float(np.clip(base + affinity, lo, hi))))
     return scored

@@ -1,10 +1,12 @@
-"""Real-time learning: every rating re-solves its user against the active model's fixed
-item factors before the request answers, and is first scored as an unseen test case.
+"""Real-time learning: every rating re-solves its user's state against the active model
+before the request answers (MF and iALS: the user's factors against the fixed item side;
+EASE scores straight from the ratings), and is first scored as an unseen test case by
+types that predict ratings.
 
-The folded vector is stored in ``user_states`` (tagged with the model version) so every
-API process serves it from the next request on. Writes for one user are serialized
+The state is stored in ``user_states`` (tagged with the model version) so every API
+process serves it from the next request on. Writes for one user are serialized
 until their transaction ends (advisory locks on PostgreSQL, striped process locks on the
-embedded SQLite), so the last write of each movie is what the stored vector was solved from.
+embedded SQLite), so the last write of each movie is what the stored state was solved from.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys_core.model import UserVector
+from recsys_core.recommender import UserProfile
 from service.core.config import Settings
 from service.db.hooks import at_transaction_end
 from service.db.models import LivePrediction, Rating, UserState, utcnow
@@ -29,7 +31,7 @@ from service.schemas.ratings import FoldInResult, RatingCreate, RatingPublic
 from service.services import ratings as rating_store
 from service.services.model_registry import LoadedModel, ModelRegistry
 
-FACTOR_DTYPE = np.float64
+STATE_DTYPE = np.float64
 LOCK_STRIPES = 64
 USER_LOCK_BASE = 0x7573_6572 << 32  # advisory keys USER_LOCK_BASE + stripe: apart from the versions lock
 _stripes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Lock]] = (
@@ -65,35 +67,38 @@ def _chunks(values: Sequence[int], size: int = rating_store.CHUNK) -> Iterable[S
     return (values[start : start + size] for start in range(0, len(values), size))
 
 
-async def current_vector(
+async def current_profile(
     session: AsyncSession, loaded: LoadedModel, user_id: int, rated: dict[int, float] | None = None
-) -> UserVector | None:
-    """The user's vector under the active version.
+) -> UserProfile | None:
+    """The user's profile under the active version: their stored ratings and state.
 
     A user who rated since the version was trained has a folded state. A state folded
     into another version (ratings that arrived while a newer model trained, or just
     before it was activated) is re-solved from the stored ratings against the active
     version, so no rating is forgotten across a switch. Everyone else has their trained
-    vector. ``rated`` saves a query when the caller already has the user's ratings.
+    state. ``rated`` saves a query when the caller already has the user's ratings.
     """
+    rated = rated if rated is not None else await rated_by(session, user_id)
     state = await session.get(UserState, user_id)
-    return await _usable_vector(session, loaded, user_id, state, rated)
+    return usable_profile(loaded, user_id, state, rated)
 
 
-async def _usable_vector(
-    session: AsyncSession, loaded: LoadedModel, user_id: int, state: UserState | None,
-    rated: dict[int, float] | None,
-) -> UserVector | None:
+def usable_profile(
+    loaded: LoadedModel, user_id: int, state: UserState | None, rated: dict[int, float]
+) -> UserProfile | None:
+    if not rated:
+        # Never rated through the service: a user the model was trained on still has
+        # their trained profile; anyone else is new.
+        return loaded.model.trained_profile(user_id) if state is None else None
+    items = np.fromiter(rated, dtype=np.int64, count=len(rated))
+    values = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))
     if state is not None and state.model_version == loaded.version:
-        if state.n_ratings == 0:
-            return None
-        return UserVector(bias=state.bias, factors=np.frombuffer(state.factors, dtype=FACTOR_DTYPE))
-    if state is None and (trained := loaded.model.user_vector(user_id)) is not None:
-        return trained
+        return UserProfile(items, values, np.frombuffer(state.state, dtype=STATE_DTYPE))
+    if state is None and (trained := loaded.model.trained_state(user_id)) is not None:
+        return UserProfile(items, values, trained)
     # No usable state: folded into another (possibly deleted) version, or a user the
     # model never saw. Whatever ratings are stored are solved for, always.
-    rated = rated if rated is not None else await rated_by(session, user_id)
-    return loaded.model.solve_user(list(rated), list(rated.values())) if rated else None
+    return loaded.model.profile(items, values)
 
 
 def user_lock_stripes(user_ids: Iterable[int]) -> list[int]:
@@ -138,11 +143,10 @@ async def rate(
     user_ids = sorted({p.user_id for p in payloads})
     await _lock_users(session, user_ids)
     loaded = registry.current
-    before: dict[int, UserVector | None] = {}
-    if loaded is not None:
+    before: dict[int, UserProfile | None] = {}
+    if loaded is not None and loaded.model.predicts_ratings:
         states, rated = await _states_of(session, user_ids), await ratings_of(session, user_ids)
-        for user_id in user_ids:
-            before[user_id] = await _usable_vector(session, loaded, user_id, states.get(user_id), rated[user_id])
+        before = {u: usable_profile(loaded, u, states.get(u), rated[u]) for u in user_ids}
 
     stored, replaced = await rating_store.upsert_ratings(session, settings, payloads, field_prefix=field_prefix)
     if loaded is None:
@@ -164,7 +168,7 @@ async def rate(
     results = {
         user_id: FoldInResult(
             model_version=loaded.version, folded_in=True, latency_ms=latency,
-            predicted_before=predictions[user_id][-1],
+            predicted_before=predictions[user_id][-1] if predictions else None,
         )
         for user_id in by_user
     }
@@ -172,26 +176,26 @@ async def rate(
 
 
 def _predictions_before(
-    loaded: LoadedModel, before: dict[int, UserVector | None], by_user: dict[int, list[RatingPublic]]
+    loaded: LoadedModel, before: dict[int, UserProfile | None], by_user: dict[int, list[RatingPublic]]
 ) -> dict[int, list[float]]:
-    """Each new rating as the model predicted it before learning it, for all users at once."""
+    """Each new rating as the model predicted it before learning it, for all users at once
+    (types that only rank movies predict no ratings, so they record none)."""
     model = loaded.model
     users = list(by_user)
-    if not users:
+    if not users or not model.predicts_ratings:
         return {}
     counts = [len(by_user[u]) for u in users]
     rows = np.repeat(np.arange(len(users)), counts)
     movies = np.fromiter((r.movie_id for u in users for r in by_user[u]), dtype=np.int64, count=len(rows))
     values = np.empty(len(rows))
-    vectors = [before[u] for u in users]
-    has_vector = np.array([v is not None for v in vectors])[rows]
-    if has_vector.any():
-        zero = np.zeros(model.params.n_factors)
-        biases = np.array([v.bias if v is not None else 0.0 for v in vectors])
-        factors = np.stack([v.factors if v is not None else zero for v in vectors])
-        values[has_vector] = model.predict_vectors(biases, factors, rows[has_vector], movies[has_vector])
-    if not has_vector.all():  # no vector: the model's own estimate (bias-only for a new user)
-        values[~has_vector] = model.predict(np.asarray(users)[rows[~has_vector]], movies[~has_vector])
+    profiles = [before[u] for u in users]
+    has_profile = np.array([p is not None for p in profiles])[rows]
+    if has_profile.any():
+        known = [p for p in profiles if p is not None]
+        remap = np.cumsum([p is not None for p in profiles]) - 1
+        values[has_profile] = model.predict_profiles(known, remap[rows[has_profile]], movies[has_profile])
+    if not has_profile.all():  # no profile: the model's own estimate (bias-only for a new user)
+        values[~has_profile] = model.predict(np.asarray(users)[rows[~has_profile]], movies[~has_profile])
     bounds = np.cumsum([0, *counts])
     return {u: values[bounds[k] : bounds[k + 1]].tolist() for k, u in enumerate(users)}
 
@@ -204,16 +208,16 @@ async def fold_users(session: AsyncSession, loaded: LoadedModel, user_ids: Seque
     movies = np.fromiter((m for u in user_ids for m in rated[u]), dtype=np.int64, count=len(rows))
     values = np.fromiter((v for u in user_ids for v in rated[u].values()), dtype=np.float64, count=len(rows))
     started = time.perf_counter()
-    solved = loaded.model.solve_users(rows, movies, values, n_rows=len(user_ids)).astype(FACTOR_DTYPE)
+    solved = loaded.model.user_states(rows, movies, values, n_rows=len(user_ids)).astype(STATE_DTYPE)
     latency = (time.perf_counter() - started) * 1000
     now = utcnow()
     states = [
-        {"user_id": user_id, "model_version": loaded.version, "bias": float(solved[k, 0]),
-         "factors": solved[k, 1:].tobytes(), "n_ratings": len(rated[user_id]), "updated_at": now}
+        {"user_id": user_id, "model_version": loaded.version, "state": solved[k].tobytes(),
+         "n_ratings": len(rated[user_id]), "updated_at": now}
         for k, user_id in enumerate(user_ids)
     ]
     upsert = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(UserState)
-    replace = {name: upsert.excluded[name] for name in ("model_version", "bias", "factors", "n_ratings", "updated_at")}
+    replace = {name: upsert.excluded[name] for name in ("model_version", "state", "n_ratings", "updated_at")}
     await session.execute(upsert.on_conflict_do_update(index_elements=[UserState.user_id], set_=replace), states)
     return latency
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.config import Settings
-from service.core.errors import NotFound, Unavailable
+from service.core.errors import Conflict, NotFound, Unavailable
 from service.schemas.ml import (
     PredictResponse,
     RecommendationItem,
@@ -15,9 +16,9 @@ from service.schemas.ml import (
 )
 from service.services import catalog
 from service.services.model_registry import LoadedModel, ModelRegistry
-from service.services.new_movies import NewMoviesCache, content_scores, genre_affinities
+from service.services.new_movies import NewMoviesCache, content_ratings, genre_affinities
 from service.services.popularity import PopularityCache, movies_in_genres
-from service.services.realtime import current_vector, rated_by
+from service.services.realtime import current_profile, rated_by
 
 
 def require_model(registry: ModelRegistry) -> LoadedModel:
@@ -41,17 +42,27 @@ async def recommend(
 ) -> RecommendationsResponse:
     rated = await rated_by(session, user_id)
     loaded = registry.current
-    vector = await current_vector(session, loaded, user_id, rated) if loaded else None
+    profile = await current_profile(session, loaded, user_id, rated) if loaded else None
 
-    if loaded is not None and vector is not None:
-        ids, scores = loaded.model.recommend_vector(vector, n, list(rated))
+    predicted: dict[int, float] = {}
+    if loaded is not None and profile is not None:
+        model = loaded.model
+        ids, scores = model.recommend(profile, n, list(rated))
         picked = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
         new = await new_movies.get(session, loaded)
-        if new.genres:  # movies the model has no factors for: score them from genres
+        if new.genres and model.predicts_ratings:  # movies the model has not learned: scored from genres
             rated_genres = {m: movie.genres for m, movie in (await movie_cache.get_many(session, rated)).items()}
             affinities = genre_affinities(rated, rated_genres, settings.genre_prior)
-            content = content_scores(loaded, vector, affinities, new, set(rated))
-            picked = sorted(picked + content, key=lambda p: -p[1])[:n]
+            content = content_ratings(loaded, profile, affinities, new, set(rated))
+            if content:
+                ranked = model.scores_for_ratings(profile, np.array([r for _, r in content]))
+                predicted.update(content)
+                picked = sorted(picked + [(m, float(s)) for (m, _), s in zip(content, ranked, strict=True)],
+                                key=lambda p: -p[1])[:n]
+        if model.predicts_ratings:
+            learned = [m for m, _ in picked if m not in predicted]
+            values = model.predict_profiles([profile], np.zeros(len(learned), dtype=np.int64), learned)
+            predicted.update(zip(learned, (float(v) for v in values), strict=True))
         strategy = "personalized"
     else:
         table = await popularity.table(session)
@@ -67,7 +78,7 @@ async def recommend(
         rated_movies = await movie_cache.get_many(session, rated)
         for movie_id, _ in picked:
             if movie_id in movies:
-                explanations[movie_id] = short_explanation(loaded, vector, movies[movie_id], rated, rated_movies)
+                explanations[movie_id] = short_explanation(loaded, profile, movies[movie_id], rated, rated_movies)
     elif explain:
         for movie_id, score in picked:
             explanations[movie_id] = f"Popular and well rated (damped mean {score:.2f}); rate movies to personalize."
@@ -78,7 +89,7 @@ async def recommend(
             year=movies[movie_id].year,
             genres=movies[movie_id].genres,
             score=score,
-            predicted_rating=score if strategy == "personalized" else None,
+            predicted_rating=predicted.get(movie_id),
             explanation=explanations.get(movie_id),
         )
         for movie_id, score in picked
@@ -86,7 +97,8 @@ async def recommend(
     ]
     return RecommendationsResponse(
         user_id=user_id,
-        model_version=loaded.version if loaded else None,
+        model_version=loaded.version if loaded and strategy == "personalized" else None,
+        model_type=loaded.model_type if loaded and strategy == "personalized" else None,
         strategy=strategy,  # type: ignore[arg-type]
         items=items,
     )
@@ -96,20 +108,26 @@ async def predict_many(
     session: AsyncSession, registry: ModelRegistry, pairs: list[tuple[int, int]]
 ) -> list[PredictResponse]:
     loaded = require_model(registry)
+    model = loaded.model
+    if not model.predicts_ratings:
+        raise Conflict(
+            f"the active version {loaded.version} is a {loaded.model_type} model: it ranks movies but does "
+            "not predict ratings; activate a matrix_factorization or ensemble version to predict",
+            field="model_type",
+        )
     known_movies = await catalog.known_movie_ids(session, (m for _, m in pairs))
     for index, (_, movie_id) in enumerate(pairs):
         if movie_id not in known_movies:
             field = "movie_id" if len(pairs) == 1 else f"pairs[{index}].movie_id"
             raise NotFound(f"movie {movie_id} not found", field=field)
-    model = loaded.model
     results = []
-    vectors = {}
+    profiles = {}
     for user_id in dict.fromkeys(u for u, _ in pairs):
-        vectors[user_id] = await current_vector(session, loaded, user_id)
+        profiles[user_id] = await current_profile(session, loaded, user_id)
     for user_id, movie_id in pairs:
-        vector = vectors[user_id]
-        if vector is not None:
-            value = float(model.predict_vector(vector, [movie_id])[0])
+        profile = profiles[user_id]
+        if profile is not None:
+            value = float(model.predict_profiles([profile], [0], [movie_id])[0])
         else:
             value = float(model.predict([user_id], [movie_id])[0])
         results.append(
@@ -118,7 +136,8 @@ async def predict_many(
                 movie_id=movie_id,
                 predicted_rating=value,
                 model_version=loaded.version,
-                known_user=vector is not None,
+                model_type=loaded.model_type,
+                known_user=profile is not None,
                 known_movie=model.has_item(movie_id),
             )
         )
@@ -136,14 +155,15 @@ async def similar_movies(
     if loaded is not None and loaded.model.has_item(movie_id):
         ids, sims = loaded.model.similar_items(movie_id, n)
         picked = [(int(i), float(s)) for i, s in zip(ids, sims, strict=True)]
-        strategy = "factors"
+        strategy = "model"
     else:
         picked = await _genre_neighbours(session, movie_id, set(movie.genres), n)
         strategy = "genres"
     movies = await catalog.movies_by_id(session, (m for m, _ in picked))
     return SimilarMoviesResponse(
         movie_id=movie_id,
-        model_version=loaded.version if loaded else None,
+        model_version=loaded.version if loaded and strategy == "model" else None,
+        model_type=loaded.model_type if loaded and strategy == "model" else None,
         strategy=strategy,  # type: ignore[arg-type]
         items=[
             SimilarMovie(movie_id=m, title=movies[m].title, year=movies[m].year, genres=movies[m].genres, similarity=s)

@@ -45,6 +45,8 @@ def _public(version: ModelVersion, metrics: MetricRecord | None) -> ModelVersion
         artifact_checksum=version.artifact_checksum,
         artifact_size=version.artifact_size,
         job_id=version.job_id,
+        holdout_rmse=version.holdout_rmse,
+        holdout_ndcg=version.holdout_ndcg,
         metrics=metrics.values if metrics else None,
     )
 

@@ -7,7 +7,7 @@ a ``Trainer`` to ``TRAINERS``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from recsys_core.data import user_holdout_split
 from recsys_core.evaluation import evaluate
-from recsys_core.model import MatrixFactorization
 from recsys_core.params import MFParams
+from recsys_core.types import MODEL_TYPES, build_model, params_class
 from service.core.config import Settings
 from service.training.progress import JobProgress, finite_or_none
 
@@ -43,7 +43,7 @@ class Trainer:
     fits, evaluates and refits (validated params, ratings, settings, curve, refit)."""
 
     params: type[BaseModel]
-    train: Callable[[Any, pd.DataFrame, Settings, JobProgress, JobProgress], Candidate]
+    train: Callable[[Any, pd.DataFrame, Settings, JobProgress, JobProgress, Mapping[int, Sequence[str]] | None], Candidate]
 
 
 def train_candidate(
@@ -53,6 +53,7 @@ def train_candidate(
     settings: Settings,
     curve_progress: JobProgress,
     refit_progress: JobProgress,
+    item_tags: Mapping[int, Sequence[str]] | None = None,
 ) -> Candidate:
     """Fit, evaluate and refit one model of ``model_type`` on ``ratings``.
 
@@ -63,47 +64,55 @@ def train_candidate(
     if trainer is None:
         raise ValueError(f"model type {model_type} cannot be trained; known types: {', '.join(TRAINERS)}")
     params = trainer.params.model_validate(hyperparams)
-    return trainer.train(params, ratings, settings, curve_progress, refit_progress)
+    return trainer.train(params, ratings, settings, curve_progress, refit_progress, item_tags)
 
 
-def _train_matrix_factorization(
-    params: MFParams, ratings: pd.DataFrame, settings: Settings, curve: JobProgress, refit: JobProgress
-) -> Candidate:
-    # Honest evaluation: metrics come from a holdout the model never saw; the per-epoch
-    # validation curve (and early stopping) uses a slice of the training part only.
-    split = user_holdout_split(ratings, test_fraction=settings.holdout_fraction, seed=settings.split_seed)
-    inner = user_holdout_split(split.train, test_fraction=0.1, seed=settings.split_seed + 1)
-    # The configured scale, never the data's extremes: predictions are clipped to it, and
-    # one stray rating must not stretch what the model may answer.
-    scale = (settings.rating_min, settings.rating_max)
+def _train_any(model_type: str) -> Callable[..., Candidate]:
+    def train(
+        params: BaseModel, ratings: pd.DataFrame, settings: Settings, curve: JobProgress, refit: JobProgress,
+        item_tags: Mapping[int, Sequence[str]] | None,
+    ) -> Candidate:
+        # Honest evaluation: metrics come from a holdout the model never saw; the per-epoch
+        # validation curve (and early stopping, and the ensemble's blend weights) use a
+        # slice of the training part only.
+        split = user_holdout_split(ratings, test_fraction=settings.holdout_fraction, seed=settings.split_seed)
+        inner = user_holdout_split(split.train, test_fraction=0.1, seed=settings.split_seed + 1)
+        # The configured scale, never the data's extremes: predictions are clipped to it, and
+        # one stray rating must not stretch what the model may answer.
+        scale = (settings.rating_min, settings.rating_max)
 
-    evaluated = MatrixFactorization(**params.model_dump()).fit(
-        inner.train, validation=inner.test, rating_scale=scale, callback=curve
-    )
-    report = evaluate(evaluated, inner.train, split.test, k=settings.evaluation_k)
+        evaluated = build_model(model_type, params).fit(
+            inner.train, validation=inner.test, rating_scale=scale, callback=curve, item_tags=item_tags
+        )
+        report = evaluate(evaluated, inner.train, split.test, k=settings.evaluation_k)
+        final = build_model(model_type, _for_refit(params, curve.points)).fit(
+            ratings, rating_scale=scale, callback=refit, item_tags=item_tags
+        )
+        return Candidate(
+            artifact=final.to_bytes(),
+            metrics={k: finite_or_none(v) for k, v in report.as_dict().items()},
+            n_test=int(report.n_test),
+            hyperparams=params.model_dump(mode="json"),
+            n_users=final.n_users,
+            n_items=final.n_items,
+            fingerprint=final.fingerprint,
+        )
 
-    epochs_used = _epochs_for_refit(curve.points, params)
-    final_params = params.model_copy(update={"epochs": epochs_used, "early_stopping_patience": 0})
-    final = MatrixFactorization(**final_params.model_dump()).fit(ratings, rating_scale=scale, callback=refit)
-    return Candidate(
-        artifact=final.to_bytes(),
-        metrics={k: finite_or_none(v) for k, v in report.as_dict().items()},
-        n_test=int(report.n_test),
-        hyperparams=params.model_dump(mode="json"),
-        n_users=final.n_users,
-        n_items=final.n_items,
-        fingerprint=final.fingerprint,
-    )
+    return train
 
 
-def _epochs_for_refit(history: list[dict[str, object]], params: MFParams) -> int:
-    """With early stopping, refit for as many epochs as the best validation epoch."""
+def _for_refit(params: BaseModel, history: list[dict[str, object]]) -> BaseModel:
+    """MF with early stopping is refit for as many epochs as its best validation epoch
+    (the refit has no validation part to stop on)."""
+    if not isinstance(params, MFParams):
+        return params
     scored = [p for p in history if p.get("validation_rmse") is not None]
-    if not params.early_stopping_patience or not scored:
-        return params.epochs
-    return int(min(scored, key=lambda p: p["validation_rmse"])["epoch"])  # type: ignore[arg-type, return-value]
+    epochs = params.epochs
+    if params.early_stopping_patience and scored:
+        epochs = int(min(scored, key=lambda p: p["validation_rmse"])["epoch"])  # type: ignore[arg-type, call-overload]
+    return params.model_copy(update={"epochs": epochs, "early_stopping_patience": 0})
 
 
 TRAINERS: dict[str, Trainer] = {
-    "matrix_factorization": Trainer(MFParams, _train_matrix_factorization),
+    model_type: Trainer(params_class(model_type), _train_any(model_type)) for model_type in MODEL_TYPES
 }

@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.errors import Conflict, NotFound, Unavailable
-from service.core.model_types import MODEL_TYPES, retrain_hyperparams
+from recsys_core.types import DEFAULT_MODEL_TYPE
+from service.core.model_types import retrain_hyperparams
 from service.db import statements
 from service.db.hooks import after_commit
 from service.db.models import ModelVersion, TrainingJob, utcnow
@@ -33,16 +34,15 @@ def new_job(model_type: str, hyperparams: BaseModel, kind: str = "train") -> Tra
 
 
 def retrain_jobs(active: ModelVersion | None) -> list[TrainingJob]:
-    """One job per configured model type, with the active version's hyperparameters."""
+    """Retrain what serves: the active version's type with its hyperparameters (the
+    default type with its defaults when nothing is active)."""
+    model_type = active.model_type if active else DEFAULT_MODEL_TYPE
     return [
         TrainingJob.new(
             kind="retrain",
             model_type=model_type,
-            hyperparams=retrain_hyperparams(
-                model_type, active.model_type if active else None, active.hyperparams if active else None
-            ),
+            hyperparams=retrain_hyperparams(model_type, active.hyperparams if active else None),
         )
-        for model_type in MODEL_TYPES
     ]
 
 

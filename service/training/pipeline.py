@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from service.core.config import Settings, get_settings
 from service.db import statements
-from service.db.models import MetricRecord, ModelArtifact, ModelVersion, Rating, TrainingJob, utcnow
+from service.db.models import MetricRecord, ModelArtifact, ModelVersion, MovieGenre, Rating, TrainingJob, utcnow
 from service.db.session import sync_session
 from service.training.fitting import HOLDOUT_PROTOCOL, Candidate, train_candidate
-from service.training.gate import should_activate
+from service.training.gate import Tolerances, should_activate
 from service.training.progress import JobCancelled, JobProgress
 from service.training.retention import apply_retention
 from service.training.status import JobStatus
@@ -39,6 +39,14 @@ class Outcome:
     job_id: str
     status: str
     model_version: int | None = None
+
+
+def load_genres(session: Session) -> dict[int, list[str]]:
+    """Every movie's genres: side information for the types that use it (the ensemble)."""
+    genres: dict[int, list[str]] = {}
+    for movie_id, genre in session.execute(select(MovieGenre.movie_id, MovieGenre.genre)):
+        genres.setdefault(movie_id, []).append(genre)
+    return genres
 
 
 def load_ratings(session: Session) -> pd.DataFrame:
@@ -98,6 +106,7 @@ def _train(job_id: str) -> Outcome:
         assert job is not None
         model_type, hyperparams = job.model_type, job.hyperparams
         ratings = load_ratings(session)
+        genres = load_genres(session)
     if len(ratings) < MIN_RATINGS:
         raise ValueError(f"need at least {MIN_RATINGS} ratings to train, found {len(ratings)}")
 
@@ -107,6 +116,7 @@ def _train(job_id: str) -> Outcome:
         hyperparams,
         ratings,
         settings,
+        item_tags=genres,
         curve_progress=JobProgress(job_id, phase_start=0.0, phase_share=0.6, record=True),
         refit_progress=JobProgress(job_id, phase_start=0.7, phase_share=0.3, record=False),
     )
@@ -136,6 +146,7 @@ def _write_version(job_id: str, model_type: str, candidate: Candidate, n_ratings
             artifact_checksum=checksum,
             artifact_size=len(candidate.artifact),
             holdout_rmse=candidate.metrics.get("rmse"),
+            holdout_ndcg=candidate.metrics.get(f"ndcg@{settings.evaluation_k}"),
             job_id=job_id,
         )
         session.add(version)
@@ -153,7 +164,8 @@ def _write_version(job_id: str, model_type: str, candidate: Candidate, n_ratings
         for statement in statements.lock_versions(session.get_bind().dialect.name):
             session.execute(statement)
         active = session.scalars(statements.active_version()).first()
-        if should_activate(version, active, settings.activation_tolerance):
+        tolerances = Tolerances(rmse=settings.activation_tolerance, ndcg=settings.activation_ndcg_tolerance)
+        if should_activate(version, active, tolerances):
             for statement in statements.activation(version.version):
                 session.execute(statement)
         job.status = JobStatus.succeeded

@@ -37,6 +37,7 @@ class JobProgress:
             "train_loss": float(report.train_loss),
             "train_rmse": finite_or_none(report.train_rmse),
             "validation_rmse": finite_or_none(report.validation_rmse),
+            "validation_ndcg": finite_or_none(report.validation_ndcg),
             "seconds": float(report.seconds),
         }
         progress = self.phase_start + self.phase_share * report.epoch / max(report.epochs, 1)

@@ -7,6 +7,7 @@ import pytest
 
 from recsys_core.ensemble import CALIBRATION_WEIGHTS, MF_WEIGHTS, Ensemble, ndcg_at_k, standardize
 from recsys_core.evaluation import ranking_metrics
+from recsys_core._tags import TagProfile
 from recsys_core.params import EnsembleParams
 from recsys_core.persistence import ModelFileError
 from recsys_core.types import build_model, load_model
@@ -17,6 +18,20 @@ from ._helpers import ml100k_fold
 @pytest.fixture(scope="module")
 def fold1():
     return ml100k_fold(1)
+
+
+@pytest.fixture(scope="module")
+def ml100k_genres():
+    import pandas as pd
+
+    from ._helpers import data_dir
+
+    names = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+             "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+             "War", "Western"]
+    items = pd.read_csv(data_dir() / "ml-100k" / "u.item", sep="|", header=None, encoding="latin-1")
+    return {int(row[0]): [g for g, flag in zip(names, row[5:], strict=True) if flag]
+            for row in items.itertuples(index=False)}
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +131,45 @@ def test_standardize_and_ndcg_against_a_slow_reference():
         ideal = sum(1 / np.log2(rank + 2) for rank in range(min(len(rel), 10)))
         slow.append(dcg / ideal)
     assert ndcg_at_k(scores, relevant, 10) == pytest.approx(np.mean(slow))
+
+
+def test_tag_scores_agree_with_a_slow_reference():
+    rng = np.random.default_rng(1)
+    item_ids = np.arange(30)
+    tags = {i: [t for t in ("a", "b", "c", "d") if rng.random() < 0.4] for i in range(30) if i % 7}
+    profile = TagProfile.of(item_ids, tags)
+    codes = [rng.choice(30, size=k, replace=False) for k in (1, 4, 9)]
+    weights = [rng.random(len(c)) for c in codes]
+    fast = profile.scores(codes, weights)
+    for row, (c, w) in enumerate(zip(codes, weights, strict=True)):
+        np.testing.assert_allclose(fast[row], profile.scores_reference(c, w), atol=1e-12)
+    restored = TagProfile.from_arrays(profile.to_arrays(), 30)
+    np.testing.assert_array_equal(restored.matrix, profile.matrix)
+
+
+@pytest.fixture(scope="module")
+def with_genres(fold1, ml100k_genres):
+    train, _ = fold1
+    return Ensemble().fit(train, rating_scale=(1.0, 5.0), item_tags=ml100k_genres)
+
+
+def test_genres_add_an_exact_term_and_new_users_get_cold_start_weights(with_genres, ml100k_genres):
+    model = with_genres
+    assert model.fit_info["cold_validation_ndcg"] > 0 and model.weights.tags is not None
+    sci_fi = [50, 172, 181, 183, 176, 195, 89, 228]
+    new_user = model.profile(sci_fi, [5.0] * len(sci_fi))
+    assert model.weights_for(new_user) == model.cold_weights
+    assert model.weights_for(model.trained_profile(1)) == model.weights  # 270 ratings: warm
+    scores = model.scores(new_user)
+    for item in (model.item_ids[int(np.argmax(scores))], 1):
+        explained = model.explain(new_user, item)
+        assert explained.total() == pytest.approx(explained.score, abs=1e-9)
+        assert explained.score == pytest.approx(scores[model._item_codes([item])[0]], abs=1e-9)
+    if model.cold_weights.tags:  # an unrated Sci-Fi film gets a lift from the fan's taste, a musical does not
+        unrated_sci_fi = [i for i in model.item_ids if "Sci-Fi" in ml100k_genres[int(i)] and i not in sci_fi]
+        musicals = [i for i in model.item_ids if ml100k_genres[int(i)] == ["Musical"]]
+        lift = {item: next(t.value for t in model.explain(new_user, item).terms if t.kind == "tags")
+                for item in (unrated_sci_fi[0], musicals[0])}
+        assert lift[unrated_sci_fi[0]] > 0 > lift[musicals[0]]
+    loaded = load_model(model.to_bytes())
+    np.testing.assert_allclose(loaded.scores(new_user), scores)

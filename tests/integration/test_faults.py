@@ -42,7 +42,7 @@ async def ensure_model(client: httpx.AsyncClient) -> int:
 async def test_a_worker_killed_mid_training_does_not_leave_the_job_running(tmp_path):
     with launch_stack(tmp_path, 11, ML100K, extra_env={"JOB_STALE_SECONDS": "4"}) as stack:
         async with httpx.AsyncClient(base_url=stack.api_urls[0], timeout=30) as client:
-            slow = await client.post("/api/ml/train", json={"hyperparams": {"n_factors": 96, "epochs": 400}},
+            slow = await client.post("/api/ml/train", json={"model_type": "matrix_factorization", "hyperparams": {"n_factors": 96, "epochs": 400}},
                                      headers=ADMIN)
             job_id = slow.json()["job_id"]
 
@@ -89,7 +89,7 @@ async def test_without_redis_the_api_serves_and_keeps_every_rating(tmp_path):
             assert recs.status_code == 200 and recs.json()["strategy"] == "personalized"
             assert not {m for m, _ in accepted} & {i["movie_id"] for i in recs.json()["items"]}
 
-            refused = await client.post("/api/ml/train", json={"hyperparams": FAST}, headers=ADMIN)
+            refused = await client.post("/api/ml/train", json={"model_type": "matrix_factorization", "hyperparams": FAST}, headers=ADMIN)
             assert refused.status_code == 503 and refused.json()["error"]["code"] == "unavailable"
             failed = (await client.get("/api/ml/training-status", params={"limit": 1})).json()[0]
             assert failed["status"] == "failed" and "could not queue" in failed["error"]

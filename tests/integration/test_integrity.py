@@ -270,7 +270,7 @@ async def test_a_worker_killed_during_the_refit_leaves_nothing_half_written(stac
         with db(stack) as conn:
             versions_before = conn.execute("SELECT count(*) FROM model_versions").fetchone()[0]
         slow = {"n_factors": 16, "epochs": 60, "early_stopping_patience": None}
-        job_id = (await client.post("/api/ml/train", json={"hyperparams": slow}, headers=ADMIN)).json()["job_id"]
+        job_id = (await client.post("/api/ml/train", json={"model_type": "matrix_factorization", "hyperparams": slow}, headers=ADMIN)).json()["job_id"]
         for _ in range(2400):
             job = (await client.get(f"/api/ml/training-status/{job_id}")).json()
             if job["progress"] > 0.72:  # the refit on all ratings runs from 0.7 to 1.0

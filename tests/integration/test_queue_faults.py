@@ -46,7 +46,7 @@ async def test_a_job_whose_message_redis_lost_is_resent_and_runs(tmp_path):
             launch_stack(tmp_path, 0, ML100K, redis_base=redis_base, extra_env=QUEUE_ENV) as stack:
         async with httpx.AsyncClient(base_url=stack.api_urls[0], timeout=60) as client:
             stack.stop(stack.worker)  # so the message sits in Redis, unclaimed
-            accepted = await client.post("/api/ml/train", json={"hyperparams": FAST}, headers=ADMIN)
+            accepted = await client.post("/api/ml/train", json={"model_type": "matrix_factorization", "hyperparams": FAST}, headers=ADMIN)
             assert accepted.status_code == 202, accepted.text
             job_id = accepted.json()["job_id"]
             stop_redis()  # and is lost with it: this Redis keeps nothing on disk

@@ -79,3 +79,43 @@ async def test_stats_count_and_bucket_ratings_per_utc_day(client):
 
     refused = await client.get("/api/stats", params={"days": 0})
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "days"
+
+
+FORM_SCALARS = {"integer", "number", "string"}
+NUMBERS = {"integer", "number"}
+
+
+def _form_fields(schema: dict, root: dict, defaults: dict, path: str = "") -> list[str]:
+    """The fields panel-train-form.js builds from a type's schema: a nested object (a $ref)
+    becomes a group of fields, a list of numbers one text input, anything else one input or
+    select; returns their paths."""
+    fields = []
+    for name, spec in schema["properties"].items():
+        assert name in defaults, f"{path}{name} has no default to prefill"
+        if "$ref" in spec:
+            nested = root["$defs"][spec["$ref"].split("/")[-1]]
+            assert nested["type"] == "object"
+            fields += _form_fields(nested, root, defaults[name], f"{path}{name}.")
+            continue
+        if spec.get("type") == "array":
+            items = spec.get("prefixItems") or [spec["items"]]
+            assert {item["type"] for item in items} <= NUMBERS, (path + name, spec)
+            fields.append(path + name)
+            continue
+        types = {option["type"] for option in spec.get("anyOf", [spec])}
+        assert types - {"null"} <= FORM_SCALARS and len(types - {"null"}) == 1, (path + name, spec)
+        assert "string" not in types or spec.get("enum"), f"{path}{name}: free text has no input"
+        fields.append(path + name)
+    return fields
+
+
+async def test_model_types_describe_what_the_train_form_builds(client):
+    """The dashboard's train form is generated from GET /api/ml/model-types: one default
+    type, and per type a schema of scalars and nested groups with a default for each."""
+    types = (await client.get("/api/ml/model-types")).json()
+    assert [t["model_type"] for t in types if t["is_default"]] == ["ensemble"]
+    fields = {t["model_type"]: _form_fields(t["hyperparams_schema"], t["hyperparams_schema"], t["defaults"]) for t in types}
+    assert set(fields) == {"ensemble", "ease", "ials", "matrix_factorization"}
+    assert {"ranker", "mf_weight", "ease.regularization", "ials.n_factors", "mf.epochs"} <= set(fields["ensemble"])
+    assert {t["model_type"]: t["gate_metric"] for t in types}["matrix_factorization"] == "rmse"
+    assert {t["gate_metric"] for t in types if t["model_type"] != "matrix_factorization"} == {"ndcg"}

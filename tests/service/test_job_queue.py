@@ -132,7 +132,7 @@ async def test_a_job_left_queued_by_a_dead_process_runs_after_a_restart(settings
 
 
 async def test_a_failed_job_says_why_without_internals(client, monkeypatch):
-    refused = await client.post("/api/ml/train", json={"hyperparams": FAST}, headers=ADMIN)
+    refused = await client.post("/api/ml/train", json={"model_type": "matrix_factorization", "hyperparams": FAST}, headers=ADMIN)
     job = await wait_for_job(client, refused.json()["job_id"])
     assert job["status"] == "failed"
     assert job["error"] == "training failed: need at least 10 ratings to train, found 0"
@@ -143,7 +143,7 @@ async def test_a_failed_job_says_why_without_internals(client, monkeypatch):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(pipeline, "_train", broken)
-    crashed = await client.post("/api/ml/train", json={"hyperparams": FAST}, headers=ADMIN)
+    crashed = await client.post("/api/ml/train", json={"model_type": "matrix_factorization", "hyperparams": FAST}, headers=ADMIN)
     job_id = crashed.json()["job_id"]
     job = await wait_for_job(client, job_id)
     assert job["status"] == "failed"

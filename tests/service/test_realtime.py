@@ -91,13 +91,17 @@ async def test_explanation_terms_add_up(client, trained):
     recs = (await client.get("/api/ml/recommendations/1", params={"n": 3})).json()
     movie_id = recs["items"][0]["movie_id"]
     explanation = (await client.get(f"/api/ml/explain/1/{movie_id}", params={"top": 1000})).json()
-    parts = explanation["breakdown"]
-    raw = parts["global_mean"] + parts["user_bias"] + parts["movie_bias"] + parts["interaction"]
-    assert parts["predicted_rating"] == pytest.approx(min(max(raw, 1.0), 5.0), abs=1e-9)
-    assert parts["predicted_rating"] == pytest.approx(recs["items"][0]["predicted_rating"], abs=1e-9)
+    assert explanation["model_type"] == "matrix_factorization"
+    raw = sum(t["value"] for t in explanation["terms"])
+    assert raw == pytest.approx(explanation["score"], abs=1e-9)
+    assert explanation["predicted_rating"] == pytest.approx(min(max(raw, 1.0), 5.0), abs=1e-9)
+    assert explanation["predicted_rating"] == pytest.approx(recs["items"][0]["predicted_rating"], abs=1e-9)
+    kinds = [t["kind"] for t in explanation["terms"]]
+    assert kinds[:3] == ["global_mean", "user_bias", "item_appeal"] and "residual" not in kinds  # an exact solve
     contributions = explanation["because_you_rated"]
-    assert len(contributions) == len(await stored_ratings(client, 1))
-    assert sum(c["contribution"] for c in contributions) == pytest.approx(parts["interaction"], abs=1e-8)
+    assert len(contributions) == len(await stored_ratings(client, 1)) == kinds.count("rated_item")
+    shares = [c["contribution"] for c in contributions]
+    assert shares == sorted(shares, key=abs, reverse=True)
     assert all(-1 - 1e-9 <= c["similarity"] <= 1 + 1e-9 and c["title"] for c in contributions)
 
     short = (await client.get(f"/api/ml/explain/1/{movie_id}")).json()
@@ -169,7 +173,8 @@ async def test_cold_start_by_genre_and_new_movies(client, trained):
     similar = (await client.get("/api/ml/similar/5000", params={"n": 5})).json()
     assert similar["strategy"] == "genres" and all("Horror" in m["genres"] for m in similar["items"])
     learned = (await client.get("/api/ml/similar/50", params={"n": 5})).json()
-    assert learned["strategy"] == "factors" and 50 not in [m["movie_id"] for m in learned["items"]]
+    assert learned["strategy"] == "model" and 50 not in [m["movie_id"] for m in learned["items"]]
+    assert learned["model_type"] == "matrix_factorization"
 
     horror_movies = (await client.get("/api/movies", params={"genre": "Horror", "page_size": 5})).json()["data"]
     for m in horror_movies:
@@ -179,7 +184,9 @@ async def test_cold_start_by_genre_and_new_movies(client, trained):
     recs = (await client.get(f"/api/ml/recommendations/{NEW_USER}", params={"n": 100})).json()
     assert 5000 in [i["movie_id"] for i in recs["items"]]
     explained = (await client.get(f"/api/ml/explain/{NEW_USER}/5000")).json()
-    assert explained["breakdown"]["movie_bias"] == 0 and "new movie" in explained["summary"]
+    assert [t["kind"] for t in explained["terms"]] == ["baseline", "tags"] and "new movie" in explained["summary"]
+    assert explained["terms"][1]["value"] > 0  # this user loves horror
+    assert sum(t["value"] for t in explained["terms"]) == pytest.approx(explained["score"])
 
 
 async def test_ratings_folded_into_the_previous_version_survive_a_switch(client, trained, app):

@@ -21,11 +21,23 @@ async def test_seed_scenario(client, ml100k_imported):
 
 
 async def test_bad_hyperparameters_name_the_field(client):
-    response = await client.post("/api/ml/train", json={"hyperparams": {"n_factors": 0}}, headers=ADMIN)
-    assert response.status_code == 422
-    assert response.json()["error"]["field"] == "hyperparams.n_factors"
+    cases = [  # each type validates its own hyperparameters; the error names field and range
+        ({"model_type": "matrix_factorization", "hyperparams": {"n_factors": 0}}, "hyperparams.n_factors", "[1, 1024]"),
+        ({"model_type": "ease", "hyperparams": {"regularization": 0}}, "hyperparams.regularization", "(0.0, 10000000.0]"),
+        ({"model_type": "ials", "hyperparams": {"alpha": -1}}, "hyperparams.alpha", "[0.0, 10000.0]"),
+        ({"model_type": "ensemble", "hyperparams": {"ease": {"regularization": 0}}}, "hyperparams.ease.regularization",
+         "(0.0, 10000000.0]"),
+        ({"hyperparams": {"n_factors": 8}}, "hyperparams.n_factors", "Extra inputs"),  # no type: the ensemble's fields
+        ({"model_type": "ease", "hyperparams": {"n_factors": 8}}, "hyperparams.n_factors", "Extra inputs"),
+    ]
+    for body, field, words in cases:
+        response = await client.post("/api/ml/train", json=body, headers=ADMIN)
+        assert response.status_code == 422, body
+        error = response.json()["error"]
+        assert error["field"] == field and words in error["message"], (body, error)
     unknown = await client.post("/api/ml/train", json={"model_type": "neural"}, headers=ADMIN)
     assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "model_type"
+    assert "ensemble, ease, ials, matrix_factorization" in unknown.json()["error"]["message"]
     assert (await client.get("/api/ml/training-status")).json() == []
 
 
@@ -36,7 +48,7 @@ async def test_training_needs_the_admin_key(client):
 
 
 async def test_training_without_ratings_fails_with_a_reason(client):
-    response = await client.post("/api/ml/train", json={"hyperparams": FAST}, headers=ADMIN)
+    response = await client.post("/api/ml/train", json={"model_type": "matrix_factorization", "hyperparams": FAST}, headers=ADMIN)
     job = await wait_for_job(client, response.json()["job_id"])
     assert job["status"] == "failed" and "ratings" in job["error"]
 

@@ -77,7 +77,8 @@ async def predict_batch(body: PredictBatchRequest, session: ReadSessionDep, regi
     """Predicted ratings for many (user, movie) pairs from one model version."""
     pairs = [(p.user_id, p.movie_id) for p in body.pairs]
     predictions = await recommendations.predict_many(session, registry, pairs)
-    return PredictBatchResponse(model_version=predictions[0].model_version, predictions=predictions)
+    first = predictions[0]
+    return PredictBatchResponse(model_version=first.model_version, model_type=first.model_type, predictions=predictions)
 
 
 @router.get(
@@ -91,10 +92,12 @@ async def explain(
     movie_id: MovieId,
     session: ReadSessionDep,
     registry: RegistryDep,
+    settings: SettingsDep,
     top: Annotated[int, Query(ge=1, le=1000, description="How many rated movies to list.")] = 5,
 ) -> ExplanationResponse:
-    """Why the model predicts what it does for this user and movie."""
-    return await explanations.explain(session, registry, user_id, movie_id, top)
+    """Why the model scores this movie as it does for this user: additive terms that sum
+    to the score, the rated movies that moved it most, and a sentence naming them."""
+    return await explanations.explain(session, registry, user_id, movie_id, top, genre_prior=settings.genre_prior)
 
 
 @router.get(

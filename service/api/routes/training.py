@@ -14,7 +14,8 @@ from service.api.deps import (
 )
 from service.api.params import JobId
 from service.core.errors import Conflict, NotFound, Unavailable
-from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, TrainRequest
+from service.core.model_types import describe
+from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, ModelTypeInfo, TrainRequest
 from service.training import jobs
 from service.training.public import to_public
 
@@ -35,9 +36,19 @@ def _accepted(request: Request, job_id: str, status_name: str) -> JobAccepted:
     responses=Unavailable.openapi(),
 )
 async def train(body: TrainRequest, request: Request, session: SessionDep, dispatcher: DispatcherDep) -> JobAccepted:
-    """Queue a training job; poll its status URL for progress."""
+    """Queue a training job of a model type (default: the ensemble); poll its status URL.
+
+    Hyperparameters are validated per type (see GET /api/ml/model-types); an error names
+    the field and its allowed range."""
     job = await jobs.create_training_job(session, body, dispatcher.dispatch)
     return _accepted(request, job.id, job.status)
+
+
+@router.get("/model-types", response_model=list[ModelTypeInfo])
+async def model_types() -> list[ModelTypeInfo]:
+    """The model types a training job can name, with their hyperparameters' defaults and
+    ranges (a JSON Schema per type) and the holdout metric each is gated on."""
+    return [ModelTypeInfo(**info) for info in describe()]
 
 
 @router.post(
