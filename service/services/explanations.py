@@ -3,9 +3,9 @@
 Every model type splits its score for a movie into additive terms that sum to it (see
 ``recsys_core.recommender.Explanation``): per-user constants, the movie's own appeal,
 and one share per movie the user rated. The text names the terms that differ from
-movie to movie, largest first, leaves out those that round to zero, and says how the
-user felt about each rated movie it names by comparing the rating with the user's own
-mean. Genre affinities come from the user's mean-centered ratings; similar users are
+movie to movie, largest first, and leaves out those that round to zero. A rated movie
+it names is "liked" only at or above the user's own mean rating; below it, the text just
+gives the rating. Genre affinities come from the user's mean-centered ratings; similar users are
 other raters of the movie whose ratings agree most with this user's.
 """
 
@@ -252,8 +252,9 @@ def _phrase(term: Term, rated_movies: dict[int, MoviePublic], user_mean: float) 
     movie_id = int(term.item_id)
     title = rated_movies[movie_id].title if movie_id in rated_movies else f"movie {movie_id}"
     rating = float(term.rating) if term.rating is not None else user_mean
-    feeling = "you liked" if rating >= user_mean else "you rated lower"
-    return f"{feeling} {title} ({rating:g}) ({value})"
+    if rating >= user_mean:  # at or above the user's own mean: never "disliked"
+        return f"you liked {title} ({rating:g}) ({value})"
+    return f"you rated {title} {rating:g} ({value})"
 
 
 def short_explanation(

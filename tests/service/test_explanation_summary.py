@@ -42,7 +42,7 @@ def test_a_rating_at_or_above_the_users_mean_is_never_called_disliked():
     )
     assert text == (
         "Predicted 4.2 for Alien; mostly because you liked Aliens (4.5) (+0.6), "
-        "you rated lower Barbie (1) (+0.3); held back by you liked Heat (4) (-0.2)."
+        "you rated Barbie 1 (+0.3); held back by you liked Heat (4) (-0.2)."
     )
     assert "disliked" not in text
 
@@ -57,5 +57,5 @@ def test_largest_first_by_absolute_size_and_ranking_types_show_their_score():
         MOVIES, [], user_mean=3.0,
     )
     assert text.startswith("Recommended Alien (score -3.20); mostly because it is widely loved (+0.5), ")
-    assert text.endswith("held back by you rated lower Heat (2) (-0.9).")
+    assert text.endswith("held back by you rated Heat 2 (-0.9).")
     assert "baseline" not in text  # the same for every movie: it does not say why this one
