@@ -24,7 +24,7 @@ import numpy as np
 
 from bench._machine import machine_info
 from bench._markdown import replace_section, table
-from service.testing.stack import ADMIN_KEY, CLIENT_KEY, launch_stack, train
+from service.testing.stack import ADMIN_KEY, CLIENT_KEY, launch_stack, train, wait_for_version
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -100,12 +100,16 @@ def batch_writes(base_url: str, users: int = 10_000, rounds: int = 3, concurrent
 
 
 def measure(
-    base_url: str, n_ratings: int, n_explains: int, seed: int = 0
+    base_url: str, n_ratings: int, n_explains: int, seed: int = 0, model_type: str | None = None
 ) -> dict[str, dict[str, float]]:
     rng = random.Random(seed)
     post_ms, get_ms, total_ms, explain_ms = [], [], [], []
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        version = train(client)
+        version = train(client, model_type=model_type)
+        for other in client.get("/api/ml/models").json():  # the gate may keep an earlier type active
+            if other["version"] == version and not other["is_active"]:
+                client.post(f"/api/ml/models/activate/{version}", headers={"X-API-Key": ADMIN_KEY})
+        wait_for_version(client, version, time.monotonic() + 60)
         for warm in range(20):
             client.get(f"/api/ml/recommendations/{warm + 1}")
         for _ in range(n_ratings):
@@ -204,13 +208,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--ratings", type=int, default=500)
     parser.add_argument("--explains", type=int, default=300)
+    parser.add_argument("--model-types", default="ensemble",
+                        help="comma-separated model types to measure, each on its own version (default: ensemble)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     with (
         tempfile.TemporaryDirectory() as tmp,
         launch_stack(Path(tmp), 13, data_dir() / "ml-100k") as stack,
     ):
-        results = measure(stack.api_urls[0], args.ratings, args.explains)
+        results = {}
+        for model_type in args.model_types.split(","):
+            for name, figures in measure(stack.api_urls[0], args.ratings, args.explains, model_type=model_type).items():
+                results[f"{model_type}: {name}"] = figures
         results["activation → served by another process"] = activation_propagation(
             stack.api_urls[0], stack.start_api()
         )

@@ -225,10 +225,16 @@ def _redis_up(port: int) -> bool:
         return False
 
 
-def train(client: httpx.Client, hyperparams: dict[str, object] | None = None, timeout: float = 300) -> int:
-    """Train a model and wait until the API serves it (bounded, unlike a bare poll)."""
+def train(
+    client: httpx.Client, hyperparams: dict[str, object] | None = None, timeout: float = 300,
+    model_type: str | None = None,
+) -> int:
+    """Train a model (of the default type unless named) and wait until the API serves it
+    (bounded, unlike a bare poll)."""
     deadline = time.monotonic() + timeout
-    body = {"hyperparams": hyperparams or {}}
+    body: dict[str, object] = {"hyperparams": hyperparams or {}}
+    if model_type is not None:
+        body["model_type"] = model_type
     job_id = client.post("/api/ml/train", json=body, headers={"X-API-Key": ADMIN_KEY}).json()[
         "job_id"
     ]

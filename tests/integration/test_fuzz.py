@@ -71,7 +71,7 @@ schema_no_key = _schema(examples={"enabled": False}, coverage={"enabled": False}
 @pytest.fixture(scope="module")
 def trained(stack) -> str:
     with httpx.Client(base_url=stack.api_urls[0], timeout=30) as client:
-        train(client, FAST, timeout=120)
+        train(client, FAST, timeout=120, model_type="matrix_factorization")
     return stack.api_urls[0]
 
 
