@@ -161,36 +161,30 @@ def report(results: dict[str, dict[str, float]]) -> str:
         ]
         for name, s in results.items()
     ]
-    total, explain = results["rating → reflecting recommendations"], results["GET explanation"]
     batch = results["POST batch of 10,000 users"]
-    targets = [
-        [
-            "rating → reflecting recommendations, median < 20 ms",
-            f"{total['median']:.2f} ms",
-            "PASS" if total["median"] < 20 else "FAIL",
-        ],
-        [
-            "rating → reflecting recommendations, p99 < 50 ms",
-            f"{total['p99']:.2f} ms",
-            "PASS" if total["p99"] < 50 else "FAIL",
-        ],
-        [
-            "batch of 10,000 distinct users, median well under 5 s (< 4 s)",
-            f"{batch['median'] / 1000:.2f} s",
-            "PASS" if batch["median"] < 4000 else "FAIL",
-        ],
-        [
-            "explanation, median < 15 ms",
-            f"{explain['median']:.2f} ms",
-            "PASS" if explain["median"] < 15 else "FAIL",
-        ],
-    ]
+    targets = []
+    for model_type in dict.fromkeys(name.split(": ")[0] for name in results if ": " in name):
+        total = results[f"{model_type}: rating → reflecting recommendations"]
+        explain = results[f"{model_type}: GET explanation"]
+        targets += [
+            [f"{model_type}: rating → reflecting recommendations, median < 20 ms", f"{total['median']:.2f} ms",
+             "PASS" if total["median"] < 20 else "FAIL"],
+            [f"{model_type}: rating → reflecting recommendations, p99 < 50 ms", f"{total['p99']:.2f} ms",
+             "PASS" if total["p99"] < 50 else "FAIL"],
+            [f"{model_type}: explanation, median < 15 ms", f"{explain['median']:.2f} ms",
+             "PASS" if explain["median"] < 15 else "FAIL"],
+        ]
+    targets.append([
+        "batch of 10,000 distinct users, median well under 5 s (< 4 s)",
+        f"{batch['median'] / 1000:.2f} s",
+        "PASS" if batch["median"] < 4000 else "FAIL",
+    ])
     machine = "\n".join(f"- {k}: {v}" for k, v in machine_info(REPO).items())
     return "\n\n".join(
         [
             "## Real-time learning and explanations (live stack)",
             "`python -m bench.realtime`: one uvicorn process, PostgreSQL, Redis and a Celery worker on this "
-            "machine, ml-100k, the default model. Each sample posts a rating of a movie in the user's top-10 "
+            "machine, ml-100k, each model type named (default: the ensemble). Each sample posts a rating of a movie in the user's top-10 "
             "and immediately asks for the user's recommendations again over the same keep-alive connection; "
             "every sample is checked to be reflected (movie gone, same model version). Milliseconds.",
             table(["request", "n", "median", "p95", "p99", "max"], rows),

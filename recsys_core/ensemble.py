@@ -397,14 +397,16 @@ class Ensemble(Recommender):
         known = int((self._item_codes(profile.item_ids) >= 0).sum())
         return self.cold_weights if known <= self.params.cold_start_ratings else self.weights
 
-    def _parts(self, profile: UserProfile) -> tuple[np.ndarray, Weights, tuple[float, float, float, float, float, float]]:
-        """Blended scores, the weights used and each component's (mean, std), for explanations."""
+    def _parts(self, profile: UserProfile) -> tuple[np.ndarray, Weights, tuple[float, ...], np.ndarray]:
+        """Blended scores, the weights used, each component's (mean, std) and the raw tag
+        scores, for explanations."""
         z_ranker, r_mean, r_std = self._ranker_z(profile)
         z_mf, m_mean, m_std = standardize(self.mf.scores(self._mf_profile(profile)))
-        z_tags, t_mean, t_std = standardize(self._tag_scores([profile])[0])
+        raw_tags = self._tag_scores([profile])[0]
+        z_tags, t_mean, t_std = standardize(raw_tags)
         w = self.weights_for(profile)
         stats = (r_mean, r_std, float(m_mean[0]), float(m_std[0]), float(t_mean[0]), float(t_std[0]))
-        return self._blend(z_ranker, z_mf, z_tags, w), w, stats
+        return self._blend(z_ranker, z_mf, z_tags, w), w, stats, raw_tags
 
     def _blend(self, z_ranker: np.ndarray, z_mf: np.ndarray, z_tags: np.ndarray, w: Weights) -> np.ndarray:
         return (
@@ -463,8 +465,19 @@ class Ensemble(Recommender):
     # ----------------------------------------------------------- explaining
     def explain(self, profile: UserProfile, item_id: Any) -> Explanation:
         """Each component's terms, scaled as the blend scales them, merged per rated movie."""
+        return self.explain_many(profile, [item_id])[0]
+
+    def explain_many(self, profile: UserProfile, item_ids: Sequence[Any]) -> list[Explanation]:
+        """:meth:`explain` of several movies, scoring the profile once."""
         self._require_fitted()
-        scores, w, (r_mean, r_std, m_mean, m_std, t_mean, t_std) = self._parts(profile)
+        parts = self._parts(profile)
+        return [self._explain_one(profile, item_id, *parts) for item_id in item_ids]
+
+    def _explain_one(
+        self, profile: UserProfile, item_id: Any, scores: np.ndarray, w: Weights, stats: tuple[float, ...],
+        raw_tags: np.ndarray,
+    ) -> Explanation:
+        r_mean, r_std, m_mean, m_std, t_mean, t_std = stats
         code = int(self._item_codes([item_id])[0])
         if code < 0:
             raise UnknownIdError(f"unknown item_id {item_id!r}")
@@ -474,7 +487,7 @@ class Ensemble(Recommender):
         baseline = -r_mean * ranker_scale - mf_scale * m_mean - w.tags * t_mean / t_std
         appeal = -(w.calibration * self._item_mean[code] / self._item_std[code]
                    + w.popularity * float(self._log_popularity[code]))
-        tags = w.tags * float(self._tag_scores([profile])[0][code]) / t_std
+        tags = w.tags * float(raw_tags[code]) / t_std
         residual = 0.0
         shares: dict[Any, list[float]] = {}
         details: dict[Any, Term] = {}

@@ -278,6 +278,10 @@ class Recommender(ABC):
     def explain(self, profile: UserProfile, item_id: Any) -> Explanation:
         """Additive terms of ``scores(profile)`` for ``item_id``; they sum to it."""
 
+    def explain_many(self, profile: UserProfile, item_ids: Sequence[Any]) -> list[Explanation]:
+        """:meth:`explain` of several movies (types that can share work override this)."""
+        return [self.explain(profile, item_id) for item_id in item_ids]
+
     # -------------------------------------------------------- persistence
     @abstractmethod
     def _to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]: ...

@@ -36,7 +36,8 @@ from service.services.recommendations import require_model
 TOP_CONTRIBUTIONS = 5
 NAMED_IN_TEXT = 3
 SIMILAR_USERS = 5
-MAX_RATERS_SCANNED = 2000
+MAX_RATERS_SCANNED = 100  # the most recent raters of the movie
+MAX_MOVIES_COMPARED = 40  # the user's most telling ratings (farthest from their mean)
 MIN_CO_RATED = 3
 SHOWN_DECIMALS = 1  # the text shows terms to one decimal; smaller ones would read "+0.0"
 
@@ -163,7 +164,8 @@ async def _similar_users(
     session: AsyncSession, user_id: int, movie_id: int, rated: dict[int, float]
 ) -> list[SimilarUserRating]:
     """Recent raters of the movie whose mean-centered ratings of the movies this user
-    rated point the same way (cosine over at least MIN_CO_RATED shared movies)."""
+    rated point the same way (cosine over at least MIN_CO_RATED shared movies). Both
+    sides are capped so the co-rating query stays a few thousand rows."""
     raters = dict(
         (
             await session.execute(
@@ -176,32 +178,34 @@ async def _similar_users(
     )
     if not raters:
         return []
+    mine_mean = float(np.mean(list(rated.values())))
+    compared = sorted(rated, key=lambda m: (-abs(rated[m] - mine_mean), m))[:MAX_MOVIES_COMPARED]
     shared = (
         await session.execute(
             select(Rating.user_id, Rating.movie_id, Rating.rating).where(
-                Rating.user_id.in_(list(raters)), Rating.movie_id.in_(list(rated))
+                Rating.user_id.in_(list(raters)), Rating.movie_id.in_(compared)
             )
         )
     ).all()
-    mine_mean = float(np.mean(list(rated.values())))
-    by_user: defaultdict[int, list[tuple[float, float]]] = defaultdict(list)
-    for other, rated_movie, rating in shared:
-        by_user[other].append((rated[rated_movie] - mine_mean, rating))
-    scored = []
-    for other, pairs in by_user.items():
-        if len(pairs) < MIN_CO_RATED:
-            continue
-        mine = np.array([p[0] for p in pairs])
-        theirs = np.array([p[1] for p in pairs])
-        theirs = theirs - theirs.mean()
-        norm = float(np.linalg.norm(mine) * np.linalg.norm(theirs))
-        if norm > 0:
-            scored.append((other, float(mine @ theirs) / norm))
-    scored.sort(key=lambda p: (-p[1], p[0]))
+    if not shared:
+        return []
+    others = np.fromiter((row[0] for row in shared), dtype=np.int64, count=len(shared))
+    theirs = np.fromiter((row[2] for row in shared), dtype=np.float64, count=len(shared))
+    mine = np.fromiter((rated[row[1]] - mine_mean for row in shared), dtype=np.float64, count=len(shared))
+    # Per other user, with their ratings centered on their own mean over the shared movies:
+    # cosine = (sum m t - mean_t sum m) / (|m| * sqrt(sum t^2 - n mean_t^2)).
+    ids, slot = np.unique(others, return_inverse=True)
+    n = np.bincount(slot)
+    sum_t = np.bincount(slot, theirs)
+    mean_t = sum_t / n
+    dot = np.bincount(slot, mine * theirs) - mean_t * np.bincount(slot, mine)
+    norm = np.sqrt(np.bincount(slot, mine**2) * np.maximum(np.bincount(slot, theirs**2) - n * mean_t**2, 0.0))
+    similarity = np.divide(dot, norm, out=np.zeros(len(ids)), where=(norm > 0) & (n >= MIN_CO_RATED))
+    order = np.lexsort((ids, -similarity))[:SIMILAR_USERS]
     return [
-        SimilarUserRating(user_id=other, similarity=similarity, rating=float(raters[other]))
-        for other, similarity in scored[:SIMILAR_USERS]
-        if similarity > 0
+        SimilarUserRating(user_id=int(ids[k]), similarity=float(similarity[k]), rating=float(raters[int(ids[k])]))
+        for k in order
+        if similarity[k] > 0
     ]
 
 
@@ -257,18 +261,25 @@ def _phrase(term: Term, rated_movies: dict[int, MoviePublic], user_mean: float) 
     return f"you rated {title} {rating:g} ({value})"
 
 
-def short_explanation(
+def short_explanations(
     loaded: LoadedModel,
     profile: UserProfile,
-    movie: MoviePublic,
+    movies: list[MoviePublic],
     rated: dict[int, float],
     rated_movies: dict[int, MoviePublic],
-) -> str:
-    """The one-line form attached to each recommendation with ?explain=true."""
-    genres = _genre_matches(movie.genres, rated, rated_movies)
+) -> dict[int, str]:
+    """The one-line forms attached to each recommendation with ?explain=true."""
     user_mean = float(np.mean(list(rated.values())))
-    if not loaded.model.has_item(movie.id):
-        drivers = [g.genre for g in genres if g.drove_match][:2]
-        liked = f"; you rate {' and '.join(drivers)} above your average" if drivers else ""
-        return f"New movie {movie.title}: scored from its genres{liked}."
-    return summary(movie.title, loaded.model.explain(profile, movie.id), rated_movies, genres, user_mean=user_mean)
+    model = loaded.model
+    learned = [m for m in movies if model.has_item(m.id)]
+    decompositions = dict(zip((m.id for m in learned), model.explain_many(profile, [m.id for m in learned]), strict=True))
+    texts = {}
+    for movie in movies:
+        genres = _genre_matches(movie.genres, rated, rated_movies)
+        if movie.id in decompositions:
+            texts[movie.id] = summary(movie.title, decompositions[movie.id], rated_movies, genres, user_mean=user_mean)
+        else:
+            drivers = [g.genre for g in genres if g.drove_match][:2]
+            liked = f"; you rate {' and '.join(drivers)} above your average" if drivers else ""
+            texts[movie.id] = f"New movie {movie.title}: scored from its genres{liked}."
+    return texts

@@ -73,12 +73,11 @@ async def recommend(
     movies = await movie_cache.get_many(session, (m for m, _ in picked))
     explanations: dict[int, str] = {}
     if explain and strategy == "personalized":
-        from service.services.explanations import short_explanation
+        from service.services.explanations import short_explanations
 
         rated_movies = await movie_cache.get_many(session, rated)
-        for movie_id, _ in picked:
-            if movie_id in movies:
-                explanations[movie_id] = short_explanation(loaded, profile, movies[movie_id], rated, rated_movies)
+        shown = [movies[m] for m, _ in picked if m in movies]
+        explanations = short_explanations(loaded, profile, shown, rated, rated_movies)
     elif explain:
         for movie_id, score in picked:
             explanations[movie_id] = f"Popular and well rated (damped mean {score:.2f}); rate movies to personalize."
