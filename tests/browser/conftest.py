@@ -23,6 +23,7 @@ ARTIFACTS = REPO / "test-artifacts"
 # A Redis database of its own: a worker of another live stack (integration tests, benches)
 # sharing one would take this stack's jobs.
 REDIS_DB = 15  # 11-13: integration tests and benches, 14: bench/load.py
+# A deliberately weak matrix factorization, so that a better one trained later activates.
 SEED_HYPERPARAMS = {"n_factors": 4, "epochs": 3, "seed": 0}
 
 
@@ -45,7 +46,7 @@ def seeded(stack) -> Seeded:
     """The live stack with a first, deliberately small model trained and active."""
     url = stack.api_urls[0]
     with httpx.Client(base_url=url, timeout=30) as client:
-        version = train(client, SEED_HYPERPARAMS, timeout=120)
+        version = train(client, SEED_HYPERPARAMS, timeout=120, model_type="matrix_factorization")
         job_id = next(m["job_id"] for m in client.get("/api/ml/models").json() if m["version"] == version)
     return Seeded(url=url, job_id=job_id, version=version)
 

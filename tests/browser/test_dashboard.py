@@ -1,5 +1,6 @@
 """The training dashboard end to end in headless Chromium against the live stack: enter the
-key, train and watch the job, read the new metrics, roll back, and rate in the try-it panel."""
+key, pick a model type, train and watch the job, read the new metrics, roll back, rate in
+the try-it panel, and train the ranking types (EASE, the ensemble) through the form."""
 
 from __future__ import annotations
 
@@ -16,18 +17,25 @@ from tests.scenario import ADMIN
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
+MF = "matrix_factorization"
 TRAIN = {"n_factors": 48, "epochs": 25, "seed": 7}
-JOB_STATE = """(seedJob) => {
-  const card = [...document.querySelectorAll('#jobs-body .job')].find((c) => c.dataset.jobId !== seedJob);
+JOB_STATE = """(jobId) => {
+  const card = document.querySelector(`#jobs-body .job[data-job-id="${jobId}"]`);
   if (!card) return null;
   const chart = card.querySelector('.chart-job');
   const track = card.querySelector('.progress');
+  const curve = (name) => ((chart.data || []).find((t) => t.name === name)?.x || []).length;
   return {
     id: card.dataset.jobId, status: card.dataset.status, epoch: Number(card.dataset.epoch),
-    points: chart.data ? chart.data[2].x.length : 0, progress: Number(track.getAttribute('aria-valuenow')),
-    outcome: card.querySelector('.job-outcome').textContent,
+    points: curve('validation RMSE'), ndcg_points: curve('validation NDCG@10'),
+    traces: (chart.data || []).map((t) => t.name), empty: chart.dataset.empty || null,
+    progress: Number(track.getAttribute('aria-valuenow')),
+    title: card.querySelector('.job-title').textContent, epoch_text: card.querySelector('.job-epoch').textContent,
+    params: card.querySelector('.job-params').textContent, outcome: card.querySelector('.job-outcome').textContent,
   };
 }"""
+METRICS_CHART = """() => document.getElementById('metrics-chart').data.map(
+  (t) => ({name: t.name, metric: t.meta[0], type: t.meta[1], x: t.x, y: t.y, symbols: t.marker.symbol}))"""
 
 
 def api(seeded, path: str):
@@ -37,7 +45,7 @@ def api(seeded, path: str):
 def open_dashboard(page, seeded) -> None:
     page.goto(seeded.url + "/dashboard")
     page.wait_for_selector("#active-body [data-active-version]")
-    page.wait_for_selector("#hp-n_factors")
+    page.wait_for_selector("#hyperparam-fields [data-path]")
 
 
 def enter_key(page) -> None:
@@ -49,19 +57,39 @@ def enter_key(page) -> None:
     assert page.evaluate("sessionStorage.getItem('recsys.adminKey')") == ADMIN["X-API-Key"]
 
 
-def train_from_form(page, hyperparams: dict) -> None:
-    page.click("button[type=reset]")
+def fill_form(page, model_type: str, hyperparams: dict) -> None:
+    """Pick the type, reset its fields to the defaults, and type in `hyperparams`; a dotted
+    name ("mf.epochs") is a field of a nested group, opened first as a user would."""
+    page.select_option("#model_type", model_type)
+    page.click("#train-defaults")
     for name, value in hyperparams.items():
-        page.fill(f"#hp-{name}", str(value))
-    page.click("#train-submit")
+        if "." in name:
+            group = page.locator(f"#hyperparam-fields details[data-group='{name.split('.')[0]}']")
+            if group.get_attribute("open") is None:
+                group.locator("summary").click()
+        page.fill(f"#hp-{name.replace('.', '-')}", str(value))
 
 
-def watch_job(page, seeded, timeout: float = 180) -> tuple[dict, list[dict]]:
-    """Sample the job card until the job ends; returns the last state and every sample."""
+def submit(page):
+    """Click "Start training"; returns the API's answer to the form's POST."""
+    with page.expect_response(lambda r: r.url.endswith("/api/ml/train") and r.request.method == "POST") as answer:
+        page.click("#train-submit")
+    return answer.value
+
+
+def train_from_form(page, model_type: str, hyperparams: dict) -> str:
+    fill_form(page, model_type, hyperparams)
+    response = submit(page)
+    assert response.status == 202, response.text()
+    return response.json()["job_id"]
+
+
+def watch_job(page, job_id: str, timeout: float = 180) -> tuple[dict, list[dict]]:
+    """Sample the job's card until the job ends; returns the last state and every sample."""
     samples: list[dict] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = page.evaluate(JOB_STATE, seeded.job_id)
+        state = page.evaluate(JOB_STATE, job_id)
         if state:
             samples.append(state)
             if state["status"] == "running" and state["points"] >= 3 and not (ARTIFACTS / "02-training-running.png").exists():
@@ -73,10 +101,54 @@ def watch_job(page, seeded, timeout: float = 180) -> tuple[dict, list[dict]]:
     raise AssertionError(f"the job never finished on the page: {samples[-3:]}")
 
 
+def activate_from_versions(page, version: int) -> None:
+    page.click(f"#versions-table tr[data-version='{version}'] button:text('Activate')")
+    page.wait_for_selector("#confirm-dialog[open]")
+    page.click("#confirm-ok")
+    page.wait_for_selector(f"#versions-table tr[data-version='{version}'][data-active='true']")
+    page.wait_for_selector(f"#active-body [data-active-version='{version}']")
+    page.wait_for_function(f"document.getElementById('serving').textContent.includes('serving v{version}')")
+
+
+def test_the_form_offers_every_model_type_with_its_own_fields(page, page_errors, seeded):
+    types = api(seeded, "/api/ml/model-types")
+    open_dashboard(page, seeded)
+    options = page.eval_on_selector_all("#model_type option", "(os) => os.map((o) => o.value)")
+    assert options == [t["model_type"] for t in types]
+    default = next(t for t in types if t["is_default"])
+    assert page.input_value("#model_type") == default["model_type"] == "ensemble"
+
+    # The ensemble: its scalars, then its ease, ials and mf groups, collapsed; the weights
+    # chosen on validation are null by default, shown as a ticked "auto".
+    assert page.locator("#hyperparam-fields > .fields").get_attribute("data-model-type") == "ensemble"
+    groups = page.eval_on_selector_all("#hyperparam-fields details.hp-group", "(ds) => ds.map((d) => [d.dataset.group, d.open])")
+    assert groups == [["ease", False], ["ials", False], ["mf", False]]
+    assert page.locator("#hp-mf_weight-null").is_checked() and page.locator("#hp-mf_weight").is_disabled()
+    assert float(page.input_value("#hp-ease-regularization")) == default["defaults"]["ease"]["regularization"]
+    assert page.get_attribute("#hp-ials-n_factors", "max") == "1024"  # the range its description states
+    assert "not used while ranker is ease" in page.text_content("details[data-group='ials'] summary")
+    page.select_option("#hp-ranker", "ials")
+    assert "not used while ranker is ials" in page.text_content("details[data-group='ease'] summary")
+
+    # Each other type shows its own fields; switching back keeps what was typed.
+    page.select_option("#model_type", "ease")
+    assert page.locator("#hp-regularization").is_visible() and not page.locator("#hp-n_factors").count()
+    page.fill("#hp-regularization", "321")
+    page.select_option("#model_type", MF)
+    assert page.locator("#hp-n_factors").is_visible() and page.locator("#hp-early_stopping_patience-null").is_checked()
+    page.select_option("#model_type", "ease")
+    assert page.input_value("#hp-regularization") == "321"
+    page.click("#train-defaults")
+    ease_default = next(t for t in types if t["model_type"] == "ease")["defaults"]["regularization"]
+    assert float(page.input_value("#hp-regularization")) == ease_default
+    page_errors.assert_none()
+
+
 def test_api_field_errors_show_under_the_field(page, page_errors, seeded):
     open_dashboard(page, seeded)
     enter_key(page)
-    train_from_form(page, {"n_factors": 0})
+    fill_form(page, MF, {"n_factors": 0})
+    assert submit(page).status == 422
     error = page.locator("#hp-n_factors-error")
     error.wait_for(state="visible")
     assert "range [1, 1024]" in error.text_content()
@@ -84,6 +156,32 @@ def test_api_field_errors_show_under_the_field(page, page_errors, seeded):
     assert page.evaluate("document.activeElement.id") == "hp-n_factors"
     assert page.locator("#hp-epochs-error").is_hidden()
     screenshot(page, "01-field-error", full_page=False)
+
+    # A nested field of the ensemble: the API names "hyperparams.ease.regularization", and
+    # the message lands under that input, in its group, which opens to show it.
+    fill_form(page, "ensemble", {"ease.regularization": 0, "mf.epochs": 3})
+    page.locator("details[data-group='ease'] summary").click()  # the user closes it again
+    response = submit(page)
+    assert response.status == 422 and response.json()["error"]["field"] == "hyperparams.ease.regularization"
+    error = page.locator("#hp-ease-regularization-error")
+    error.wait_for(state="visible")
+    assert "range (0" in error.text_content() and "got 0" in error.text_content()
+    assert page.get_attribute("#hp-ease-regularization", "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "hp-ease-regularization"
+    assert page.evaluate("document.querySelector('details[data-group=ease]').open")
+    # Only that field: not its namesake in another group, and no form-level error.
+    assert page.locator("#hp-ials-regularization-error").is_hidden() and page.locator("#hp-mf-regularization-error").is_hidden()
+    assert page.locator("#train-error").is_hidden()
+    screenshot(page, "01-nested-field-error", full_page=False)
+
+    # A list (EASE's rating weights) is typed as "0.1, 0.5"; the API names the missing items.
+    fill_form(page, "ease", {"rating_weights": "0.1, 0.5"})
+    response = submit(page)
+    assert response.status == 422 and response.json()["error"]["field"] == "hyperparams.rating_weights.2"
+    error = page.locator("#hp-rating_weights-error")
+    error.wait_for(state="visible")
+    assert error.text_content().startswith("item 3: Field required; item 4:")
+    assert page.evaluate("document.activeElement.id") == "hp-rating_weights"
     assert len(api(seeded, "/api/ml/training-status")) == 1  # nothing was queued
     page_errors.assert_none()
 
@@ -95,10 +193,10 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
     open_dashboard(page, seeded)
     screenshot(page, "01-opened", full_page=False)
     enter_key(page)
-    train_from_form(page, TRAIN)
+    job_id = train_from_form(page, MF, TRAIN)
 
     # 2. Progress and the curves grow epoch by epoch until the job succeeds.
-    final, samples = watch_job(page, seeded)
+    final, samples = watch_job(page, job_id)
     assert final["status"] == "succeeded", final
     running = [s for s in samples if s["status"] == "running"]
     partial_curves = {s["points"] for s in running if 0 < s["points"] < TRAIN["epochs"]}
@@ -107,6 +205,7 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
     assert progress == sorted(progress) and progress[-1] == 100
     assert any(0 < s["progress"] < 100 for s in running)
     assert final["points"] == TRAIN["epochs"] and final["epoch"] == TRAIN["epochs"]
+    assert final["title"] == f"Last job · train · {MF}" and final["params"] == "n_factors=48 epochs=25 seed=7"
     job = api(seeded, f"/api/ml/training-status/{final['id']}")
     new = job["model_version"]
     assert final["outcome"] == f"Produced version v{new}."
@@ -123,8 +222,8 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
     assert rmse_row.nth(1).text_content() == f"{models[seeded.version]['metrics']['rmse']:.4f}"
     assert page.text_content("#active-metrics thead th:nth-child(3)") == f"v{seeded.version}"
     page.wait_for_function(f"document.getElementById('metrics-chart').dataset.versions === '{seeded.version},{new}'")
-    chart = page.evaluate("document.getElementById('metrics-chart').data.map((t) => ({name: t.name, x: t.x, y: t.y, symbols: t.marker.symbol}))")
-    rmse = next(t for t in chart if t["name"] == "RMSE")
+    chart = page.evaluate(METRICS_CHART)
+    rmse = next(t for t in chart if t["metric"] == "rmse" and t["type"] == MF)
     assert rmse["x"] == [f"v{seeded.version}", f"v{new}"]
     assert rmse["y"] == pytest.approx([models[seeded.version]["metrics"]["rmse"], models[new]["metrics"]["rmse"]])
     assert rmse["symbols"] == ["circle", "star"]
@@ -132,14 +231,9 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
     screenshot(page, "03-new-version")
 
     # 4. Activate the older version (with confirmation) and see the active marker move.
-    page.click(f"#versions-table tr[data-version='{seeded.version}'] button:text('Activate')")
-    page.wait_for_selector("#confirm-dialog[open]")
-    page.click("#confirm-ok")
-    page.wait_for_selector(f"#versions-table tr[data-version='{seeded.version}'][data-active='true']")
+    activate_from_versions(page, seeded.version)
     page.wait_for_selector(f"#versions-table tr[data-version='{new}'][data-active='false']")
-    page.wait_for_selector(f"#active-body [data-active-version='{seeded.version}']")
     page.wait_for_function("document.getElementById('metrics-chart').data[0].marker.symbol[0] === 'star'")
-    page.wait_for_function(f"document.getElementById('serving').textContent.includes('serving v{seeded.version}')")
     # Deleting the active version is refused, as the API refuses it.
     page.click(f"#versions-table tr[data-version='{seeded.version}'] button:text('Delete')", force=True)  # aria-disabled
     assert "activate another version first" in page.text_content("#versions-error")
@@ -184,7 +278,7 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
 def test_cancel_a_running_job(page, page_errors, seeded):
     open_dashboard(page, seeded)
     enter_key(page)
-    train_from_form(page, {"n_factors": 32, "epochs": 1000})
+    train_from_form(page, MF, {"n_factors": 32, "epochs": 1000})
     page.wait_for_function("[...document.querySelectorAll('#jobs-body .job')].some((c) => c.dataset.status === 'running' && Number(c.dataset.epoch) >= 2)")
     card = page.locator("#jobs-body .job[data-status='running']").first
     job_id = card.get_attribute("data-job-id")
@@ -197,6 +291,107 @@ def test_cancel_a_running_job(page, page_errors, seeded):
     assert "cancelled on request" in row.text_content()
     screenshot(page, "06-cancelled", full_page=False)
     page_errors.assert_none()
+
+
+def test_train_ease_and_the_ensemble_from_the_form_and_serve_each(page, page_errors, seeded):
+    open_dashboard(page, seeded)
+    enter_key(page)
+
+    # EASE: a closed-form fit, so the job card says "one-step fit" instead of an empty chart.
+    ease_job = train_from_form(page, "ease", {"regularization": 300, "rating_weights": "0.05, 0.25 0.55,0.85, 1"})
+    final, _ = watch_job(page, ease_job)
+    assert final["status"] == "succeeded", final
+    job = api(seeded, f"/api/ml/training-status/{ease_job}")
+    assert job["model_type"] == "ease" and job["hyperparams"]["regularization"] == 300
+    assert job["hyperparams"]["rating_weights"] == [0.05, 0.25, 0.55, 0.85, 1]
+    assert final["title"].endswith("train · ease")
+    assert final["params"] == "regularization=300 rating_weights=0.05,0.25,0.55,0.85,1"
+    assert final["traces"] == [] and final["empty"].startswith("One-step fit")
+    assert "validation NDCG@10" in final["empty"] or job["history"][-1]["validation_ndcg"] is None
+    assert final["epoch_text"] == "One-step fit · done"
+    ease = job["model_version"]
+
+    # The ensemble, with its MF shortened in the nested "mf" group; the blend weights stay
+    # "auto" (null: chosen on validation). Its curve is its MF's epochs.
+    ensemble_job = train_from_form(page, "ensemble", {"mf.epochs": 5})
+    final, _ = watch_job(page, ensemble_job)
+    assert final["status"] == "succeeded", final
+    job = api(seeded, f"/api/ml/training-status/{ensemble_job}")
+    hp = job["hyperparams"]
+    assert job["model_type"] == "ensemble" and hp["mf"]["epochs"] == 5 and hp["mf_weight"] is None and hp["ranker"] == "ease"
+    assert final["params"] == "mf.epochs=5"
+    assert final["points"] == len(job["history"]) == 5 and final["empty"] is None
+    assert final["ndcg_points"] == sum(p["validation_ndcg"] is not None for p in job["history"])
+    ensemble = job["model_version"]
+
+    # Both versions are listed with their types; a ranking-only type has no RMSE, and the
+    # gate's metric of each type is marked.
+    models = {m["version"]: m for m in api(seeded, "/api/ml/models")}
+    assert models[ease]["model_type"] == "ease" and models[ensemble]["model_type"] == "ensemble"
+    for version, model_type in ((ease, "ease"), (ensemble, "ensemble")):
+        row = page.locator(f"#versions-table tr[data-version='{version}']")
+        row.wait_for()
+        assert row.get_attribute("data-model-type") == model_type
+        assert row.locator(".model-type").text_content() == model_type
+        assert row.locator("td[data-metric='ndcg@10']").text_content() == f"{models[version]['metrics']['ndcg@10']:.4f}"
+        assert "gate-metric" in row.locator("td[data-metric='ndcg@10']").get_attribute("class")
+    assert models[ease]["holdout_rmse"] is None
+    assert page.text_content(f"#versions-table tr[data-version='{ease}'] td[data-metric='rmse']") == "–"
+    assert page.text_content(f"#versions-table tr[data-version='{ensemble}'] td[data-metric='rmse']") == f"{models[ensemble]['metrics']['rmse']:.4f}"
+    for kind in ("ease", "ensemble"):
+        assert page.locator(f"#history-table tr[data-model-type='{kind}'][data-status='succeeded']").count() >= 1
+
+    # The metrics chart draws one line per type: EASE on NDCG@10 but not on RMSE.
+    page.wait_for_function(f"document.getElementById('metrics-chart').dataset.versions.split(',').includes('{ensemble}')")
+    chart = page.evaluate(METRICS_CHART)
+    ndcg = {t["type"]: dict(zip(t["x"], t["y"])) for t in chart if t["metric"] == "ndcg@10"}
+    assert ndcg["ease"][f"v{ease}"] == pytest.approx(models[ease]["metrics"]["ndcg@10"])
+    assert ndcg["ensemble"][f"v{ensemble}"] == pytest.approx(models[ensemble]["metrics"]["ndcg@10"])
+    assert {t["type"] for t in chart if t["metric"] == "rmse"} == {MF, "ensemble"}
+    assert page.locator("#metrics-types [data-model-type='ease']").text_content() == "ease (gate: NDCG@10)"
+    screenshot(page, "07-ranking-types")
+
+    # Each serves through the dashboard once active: EASE ranks without predicted ratings...
+    if not models[ease]["is_active"]:
+        activate_from_versions(page, ease)
+    assert page.text_content("#active-type").strip() == "ease"
+    assert "gate" in page.text_content("#active-metrics tr[data-metric='ndcg@10'] th")
+    assert page.text_content("#active-metrics tr[data-metric='rmse'] td") == "–"
+    page.wait_for_function("document.getElementById('live-chart').dataset.empty?.includes('predicts no ratings')")
+    page.fill("#try-user", "1")
+    page.click("#try-form button[type=submit]")
+    page.wait_for_function(f"document.getElementById('try-user-info').textContent.includes('personalized by v{ease} (ease)')")
+    assert page.locator("#try-recs li.rec").count() == 10
+    assert all(meta.split(" · ")[-1].startswith("score ") for meta in page.locator("#try-recs .rec-meta").all_text_contents())
+    explain_first(page, user=1, seeded=seeded)
+
+    # ...and the ensemble shows its nested hyperparameters and MF's predicted ratings.
+    activate_from_versions(page, ensemble)
+    assert page.text_content("#active-type").strip() == "ensemble"
+    groups = page.eval_on_selector_all("#active-hyperparams .hp-row", "(rows) => rows.map((r) => [r.dataset.group, r.classList.contains('hp-unused')])")
+    assert groups == [["ease", False], ["ials", True], ["mf", False]]
+    assert page.text_content("#active-hyperparams > .chips [data-param='mf_weight']") == "mf_weight auto"
+    assert page.text_content("#active-hyperparams .hp-row[data-group='mf'] [data-param='epochs']") == "epochs 5"
+    page.click("#try-form button[type=submit]")
+    page.wait_for_function(f"document.getElementById('try-user-info').textContent.includes('personalized by v{ensemble} (ensemble)')")
+    assert all("predicted " in meta for meta in page.locator("#try-recs .rec-meta").all_text_contents())
+    explain_first(page, user=1, seeded=seeded)
+    screenshot(page, "08-ensemble-active")
+    page_errors.assert_none()
+
+
+def explain_first(page, user: int, seeded) -> None:
+    """Open "Why?" on the first recommendation: its terms add up to the score the API gives."""
+    page.wait_for_selector("#try-recs:not([aria-busy])")
+    movie = page.get_attribute("#try-recs li.rec:first-child", "data-movie-id")
+    page.click("#try-recs li.rec:first-child .btn-link")
+    table = page.locator("#try-recs li.rec:first-child .why table.terms")
+    table.wait_for()
+    explained = api(seeded, f"/api/ml/explain/{user}/{movie}")
+    assert float(table.get_attribute("data-score")) == pytest.approx(explained["score"])
+    shown = [float(v.replace("−", "-").replace("±", "")) for v in table.locator("tbody td.num").all_text_contents()]
+    assert sum(shown) == pytest.approx(explained["score"], abs=0.01 * len(shown))
+    assert table.locator("tfoot td.num").first.text_content() == f"{explained['score']:.2f}"
 
 
 def test_a_server_that_requires_a_key_for_reads_asks_for_it_once(stack, seeded, page, page_errors):

@@ -18,7 +18,7 @@ import * as versions from "./panel-versions.js";
 
 const FAST_MS = 800;
 const SLOW_MS = 4000;
-const state = { jobs: [], models: [], metricsHistory: [], live: undefined, stats: null };
+const state = { types: [], jobs: [], models: [], metricsHistory: [], live: undefined, stats: null };
 const seen = { models: "", history: "" };
 
 const jobsPoller = new Poller(refreshJobs, SLOW_MS);
@@ -31,11 +31,11 @@ async function refreshJobs() {
   state.jobs = await api("/api/ml/training-status?limit=50");
   const anyActive = state.jobs.some((j) => jobsPanel.ACTIVE.has(j.status));
   jobsPoller.setInterval(anyActive ? FAST_MS : SLOW_MS);
-  jobsPanel.render($("#jobs-body"), $("#jobs-note"), state.jobs, { onChange: () => jobsPoller.now() });
+  jobsPanel.render($("#jobs-body"), $("#jobs-note"), state.jobs, state.types, { onChange: () => jobsPoller.now() });
   const key = JSON.stringify(state.jobs.map((j) => [j.id, j.status, j.current_epoch, j.model_version]));
   if (key !== seen.history) {
     seen.history = key;
-    history.render($("#history-body"), state.jobs);
+    history.render($("#history-body"), state.jobs, state.types);
   }
   const finished = state.jobs.some((j) => before.has(j.id) && jobsPanel.ACTIVE.has(before.get(j.id)) && !jobsPanel.ACTIVE.has(j.status));
   if (finished) modelsPoller.now();
@@ -53,14 +53,17 @@ async function refreshModels() {
   seen.models = key;
   state.models = models;
   state.metricsHistory = metricsHistory;
-  activeModel.render($("#active-body"), $("#active-badge"), models);
-  versions.render($("#versions-body"), $("#versions-error"), models, { onChange: refreshAfterAction });
-  await metricsChart.render($("#metrics-chart"), metricsHistory, models);
+  activeModel.render($("#active-body"), $("#active-badge"), models, state.types);
+  versions.render($("#versions-body"), $("#versions-error"), models, state.types, { onChange: refreshAfterAction });
+  livePoller.now(); // the live chart depends on the active version's type
+  await metricsChart.render($("#metrics-chart"), $("#metrics-types"), metricsHistory, models, state.types);
 }
 
 async function refreshLive() {
   state.live = await apiOptional("/api/ml/metrics/live");
-  await liveChart.render($("#live-chart"), $("#drift-badge"), $("#live-note"), state.live);
+  const active = state.models.find((m) => m.is_active);
+  const ranksOnly = active && state.types.find((t) => t.model_type === active.model_type)?.predicts_ratings === false;
+  await liveChart.render($("#live-chart"), $("#drift-badge"), $("#live-note"), state.live, ranksOnly ? active : null);
 }
 
 async function refreshStats() {
@@ -89,7 +92,14 @@ function redrawCharts() {
 }
 
 initAuth();
-trainForm.init($("#train-form"), { onQueued: () => jobsPoller.now() });
+// The model types (what the form offers, each type's defaults and gate metric) come first:
+// every panel reads them, and they do not change while the page is open.
+let typesError = "";
+state.types = await api("/api/ml/model-types").catch((error) => {
+  typesError = error.message;
+  return [];
+});
+trainForm.init($("#train-form"), { types: state.types, loadError: typesError, onQueued: () => jobsPoller.now() });
 tryIt.init($("#try"), { onRated: () => { livePoller.now(); statsPoller.now(); } });
 for (const poller of [jobsPoller, modelsPoller, livePoller, statsPoller]) poller.start();
 onResize(redrawCharts);

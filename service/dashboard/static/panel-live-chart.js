@@ -5,7 +5,13 @@ import { axis, COLORS, empty, plot } from "./charts.js";
 import { fill, h } from "./dom.js";
 import * as fmt from "./format.js";
 
-export function render(el, badge, note, live) {
+/** `ranksOnly`: the active version when its type predicts no ratings (nothing to score live). */
+export function render(el, badge, note, live, ranksOnly = null) {
+  if (ranksOnly) {
+    fill(badge);
+    note.textContent = `v${ranksOnly.version} (${ranksOnly.model_type}) ranks movies but predicts no ratings, so incoming ratings are not scored live.`;
+    return empty(el, `No live RMSE for ${ranksOnly.model_type}: it predicts no ratings`);
+  }
   if (live === null) {
     fill(badge);
     note.textContent = "This server has no live metrics endpoint (GET /api/ml/metrics/live).";

@@ -29,7 +29,7 @@ export function init(section, { onRated }) {
       const fold = result.fold_in;
       say($("#try-notice"), `Rated “${movie.title}” ${value}★${result.replaced ? " (replaced the earlier rating)" : ""}. `
         + (fold.folded_in
-          ? `Folded into v${fold.model_version} in ${fmt.num(fold.latency_ms, 1)} ms; the model predicted ${fmt.num(fold.predicted_before, 2)} before.`
+          ? `Folded into v${fold.model_version} in ${fmt.num(fold.latency_ms, 1)} ms${fold.predicted_before != null ? `; the model predicted ${fmt.num(fold.predicted_before, 2)} before` : ""}.`
           : "No active model to fold into yet."));
       await load(currentUser);
       onRated();
@@ -66,7 +66,7 @@ async function load(user) {
 }
 
 function strategyLabel(recs) {
-  if (recs.strategy === "personalized") return `personalized by v${recs.model_version}`;
+  if (recs.strategy === "personalized") return `personalized by v${recs.model_version}${recs.model_type ? ` (${recs.model_type})` : ""}`;
   return recs.strategy === "genre_fallback" ? "genre fallback (no ratings yet)" : "popularity fallback (no model or no ratings)";
 }
 
@@ -107,17 +107,47 @@ async function explain(container, user, movieId) {
   fill(container, h("p", { class: "muted small", text: "Loading…" }));
   try {
     const e = await api(`/api/ml/explain/${user}/${movieId}`);
-    const b = e.breakdown;
     fill(container,
       h("p", { class: "small", text: e.summary }),
-      h("p", { class: "small muted", text: `${fmt.num(b.global_mean, 2)} mean ${fmt.signed(b.user_bias, 2)} you ${fmt.signed(b.movie_bias, 2)} movie ${fmt.signed(b.interaction, 2)} taste = ${fmt.num(b.predicted_rating, 2)}` }),
-      section("Because you rated", e.because_you_rated.map((c) => `${c.title} (${c.your_rating}★) ${fmt.signed(c.contribution, 2)}`)),
+      termsTable(e),
+      section("Because you rated", e.because_you_rated.map((c) => `${c.title} (${c.your_rating}★) ${fmt.signed(c.contribution, 2)}`
+        + (c.similarity != null ? ` · similarity ${fmt.num(c.similarity, 2)}` : ""))),
       section("Genre matches", e.genre_matches.map((g) => `${g.genre} ${fmt.signed(g.affinity, 2)} over ${g.n_rated} rated${g.drove_match ? " ✓" : ""}`)),
       section("Similar users", e.similar_users.map((s) => `user ${s.user_id} (similarity ${fmt.num(s.similarity, 2)}) rated it ${s.rating}★`)),
     );
   } catch (error) {
     fill(container, h("p", { class: "error-text small", text: error.message }));
   }
+}
+
+const SHOWN_TERMS = 8;
+
+/** The additive terms of the score, largest first, as bars; the rest are summed into one
+ * row, so the rows always add up to the score shown under them. */
+function termsTable(e) {
+  const sorted = [...e.terms].sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  const rows = sorted.slice(0, SHOWN_TERMS).map((t) => ({ label: t.label, value: t.value, kind: t.kind }));
+  const rest = sorted.slice(SHOWN_TERMS);
+  if (rest.length) {
+    const label = rest.every((t) => t.kind === "rated_item") ? `${rest.length} other movies you rated` : `${rest.length} smaller terms`;
+    rows.push({ label, value: rest.reduce((sum, t) => sum + t.value, 0), kind: "rest" });
+  }
+  const largest = Math.max(...rows.map((r) => Math.abs(r.value)), 1e-9);
+  return h("table", { class: "terms", dataset: { score: e.score } },
+    h("caption", { class: "small muted", text: `How v${e.model_version} (${e.model_type}) scores it: the terms add up to the score` }),
+    h("tbody", {}, rows.map((row) => h("tr", { dataset: { kind: row.kind } },
+      h("th", { scope: "row", text: row.label }),
+      h("td", { class: "term-bar-cell", "aria-hidden": "true" },
+        h("span", { class: `term-bar ${row.value < 0 ? "term-neg" : "term-pos"}`, style: `width:${(100 * Math.abs(row.value)) / largest}%` })),
+      h("td", { class: "num", text: fmt.signed(row.value, 2) }),
+    ))),
+    h("tfoot", {},
+      h("tr", {}, h("th", { scope: "row", text: "score" }), h("td"), h("td", { class: "num", text: fmt.num(e.score, 2) })),
+      e.predicted_rating != null && Math.abs(e.predicted_rating - e.score) > 1e-6
+        ? h("tr", {}, h("th", { scope: "row", text: "predicted rating" }), h("td"), h("td", { class: "num", text: fmt.num(e.predicted_rating, 2) }))
+        : null,
+    ),
+  );
 }
 
 function section(title, lines) {

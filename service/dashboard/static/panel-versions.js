@@ -5,10 +5,11 @@ import { adminApi } from "./api.js";
 import { confirmAction, toast } from "./dialogs.js";
 import { fill, h, say } from "./dom.js";
 import * as fmt from "./format.js";
+import { gateMetricKey, typeTag } from "./model-types.js";
 
 const NARROW_HIDDEN = new Set(["Trained", "Ratings"]);
 
-export function render(container, errorEl, models, { onChange }) {
+export function render(container, errorEl, models, types, { onChange }) {
   if (!models.length) {
     fill(container, h("p", { class: "muted", text: "No versions yet." }));
     return;
@@ -16,11 +17,11 @@ export function render(container, errorEl, models, { onChange }) {
   fill(container, h("table", { class: "data-table", id: "versions-table" },
     h("thead", {}, h("tr", {},
       ["Version", "Trained", "Ratings", "RMSE", "NDCG@10", "Actions"].map((t) => h("th", { scope: "col", class: NARROW_HIDDEN.has(t) ? "hide-narrow" : undefined, text: t })))),
-    h("tbody", {}, models.map((model) => row(model, errorEl, onChange))),
+    h("tbody", {}, models.map((model) => row(model, types, errorEl, onChange))),
   ));
 }
 
-function row(model, errorEl, onChange) {
+function row(model, types, errorEl, onChange) {
   const v = model.version;
   const activate = h("button", {
     type: "button", class: "btn btn-small", text: "Activate", disabled: model.is_active || model.status !== "ready",
@@ -50,13 +51,20 @@ function row(model, errorEl, onChange) {
       await act(errorEl, onChange, () => adminApi(`/api/ml/models/${v}`, { method: "DELETE" }), `v${v} deleted`);
     },
   });
-  return h("tr", { dataset: { version: v, active: String(model.is_active) }, class: model.is_active ? "row-active" : "" },
+  const gate = gateMetricKey(types.find((t) => t.model_type === model.model_type));
+  const metric = (key, holdout) => h("td", {
+    class: `num${key === gate ? " gate-metric" : ""}`, dataset: { metric: key },
+    title: key === gate ? `the quality gate judges ${model.model_type} versions on this metric` : undefined,
+    text: fmt.num(model.metrics?.[key] ?? holdout),
+  });
+  return h("tr", { dataset: { version: v, active: String(model.is_active), modelType: model.model_type }, class: model.is_active ? "row-active" : "" },
     h("th", { scope: "row" }, `v${v} `, model.is_active ? h("span", { class: "badge badge-active", text: "active" }) : null,
-      model.status !== "ready" ? h("span", { class: "badge badge-failed", text: model.status }) : null),
+      model.status !== "ready" ? h("span", { class: "badge badge-failed", text: model.status }) : null,
+      h("span", { class: "model-type small" }, typeTag(model.model_type, types))),
     h("td", { class: "hide-narrow", title: model.trained_at, text: fmt.dateTime(model.trained_at) }),
     h("td", { class: "num hide-narrow", text: fmt.int(model.n_train_ratings) }),
-    h("td", { class: "num", text: fmt.num(model.metrics?.rmse) }),
-    h("td", { class: "num", text: fmt.num(model.metrics?.["ndcg@10"]) }),
+    metric("rmse", model.holdout_rmse),
+    metric("ndcg@10", model.holdout_ndcg),
     h("td", { class: "row-actions" }, activate, remove),
   );
 }
