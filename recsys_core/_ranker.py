@@ -1,6 +1,7 @@
-"""What the ranking-only types (EASE, iALS) share: vocabularies, the stored training
-ratings, the popularity fallback, batched top-n for training users and persistence
-of those common arrays.
+"""What the ranking-only types (EASE, iALS) share: the trained catalogue (vocabularies,
+stored training ratings and their lookups, from :class:`~._catalogue.TrainedCatalogue`),
+the popularity fallback, batched top-n for training users and persistence of those
+common arrays.
 
 A subclass implements the model itself: ``fit``, ``user_states``, ``scores``,
 ``_training_scores`` (scores of a block of training users), ``similar_items``,
@@ -16,16 +17,15 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel
 
+from ._catalogue import TrainedCatalogue
 from ._frames import EncodedRatings, fingerprint
 from ._vocab import IdVocabulary
 from .persistence import ModelFileError
 from .recommender import (
     EpochReport,
     Explanation,
-    NotFittedError,
     Recommender,
     Term,
-    UnknownIdError,
     check_n,
     ids_of,
     top_n_rows,
@@ -42,7 +42,7 @@ def scale_fraction(ratings: np.ndarray, rating_scale: tuple[float, float]) -> np
     return (np.asarray(ratings, dtype=np.float64) - lo) / (hi - lo)
 
 
-class RankingModel(Recommender):
+class RankingModel(TrainedCatalogue, Recommender):
     """Common state of a ranking-only type; see the module docstring."""
 
     predicts_ratings: ClassVar[bool] = False
@@ -60,10 +60,6 @@ class RankingModel(Recommender):
         self.fit_info: dict[str, Any] = {}
         self._fitted = False
 
-    def _require_fitted(self) -> None:
-        if not self._fitted:
-            raise NotFittedError("model is not fitted; call fit() or load() first")
-
     def _install_data(self, data: EncodedRatings, n_ratings: int, data_fingerprint: str) -> None:
         """Keep the users, the catalogue and the training ratings restricted to it."""
         self._users, self._items, self._seen = data.users, data.items, data.by_user
@@ -78,42 +74,9 @@ class RankingModel(Recommender):
 
     # ----------------------------------------------------------- catalogue
     @property
-    def item_ids(self) -> np.ndarray:
-        self._require_fitted()
-        return self._items.ids
-
-    @property
-    def user_ids(self) -> np.ndarray:
-        self._require_fitted()
-        return self._users.ids
-
-    @property
     def item_popularity(self) -> np.ndarray:
         self._require_fitted()
         return self._popularity
-
-    def has_item(self, item_id: Any) -> bool:
-        self._require_fitted()
-        return self._items.get(item_id) >= 0
-
-    def _item_codes(self, item_ids: Any) -> np.ndarray:
-        self._require_fitted()
-        return self._items.lookup(np.asarray(item_ids) if not isinstance(item_ids, np.ndarray) else item_ids)
-
-    def _item_code(self, item_id: Any) -> int:
-        code = self._items.get(item_id)
-        if code < 0:
-            raise UnknownIdError(f"unknown item_id {item_id!r}: the model has not learned it")
-        return code
-
-    def seen_items(self, user_id: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Raw ids and ratings a training user rated among the catalogue's items."""
-        self._require_fitted()
-        u = self._users.get(user_id)
-        if u < 0:
-            return self._items.ids[:0], np.zeros(0)
-        lo, hi = self._seen.indptr[u], self._seen.indptr[u + 1]
-        return self._items.ids[self._seen.indices[lo:hi]], self._seen.data[lo:hi].copy()
 
     # ----------------------------------------------------------- fold-in input
     def _known_ratings(

@@ -4,9 +4,7 @@ Prediction: ``mu + b_u + b_i + x_u . y_i`` clipped to the rating scale. A user's
 state is ``[b_u, x_u...]``: for a training user the vector training ended with, for
 anyone else the regularized least-squares solve of their ratings against the fixed
 item side (:meth:`MatrixFactorization.user_states`). Training is
-:class:`~.mf_training.ALSTrainer`; the file layout is :mod:`.mf_persistence`; the
-vector methods the service used before :class:`~.recommender.Recommender` live in
-:mod:`.mf_legacy` until it no longer calls them.
+:class:`~.mf_training.ALSTrainer`; the file layout is :mod:`.mf_persistence`.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from . import _als
 from ._catalogue import TrainedCatalogue
 from ._frames import check_frame, encode_ratings, fingerprint
 from ._vocab import IdVocabulary, as_1d
-from .mf_legacy import LegacyExplanation, LegacyVectorMethods, UserVector
 from .mf_persistence import mf_from_arrays, mf_to_arrays
 from .mf_training import ALSTrainer, Factors, NonFiniteFactorsError, penalties
 from .params import MFParams
@@ -45,14 +42,12 @@ from .recommender import (
 __all__ = [
     "EpochReport",
     "Explanation",
-    "LegacyExplanation",
     "MFParams",
     "MatrixFactorization",
     "ModelFileError",
     "NonFiniteFactorsError",
     "NotFittedError",
     "UnknownIdError",
-    "UserVector",
 ]
 
 _BATCH_CELLS = 4_000_000  # score-matrix cells per recommend_batch chunk
@@ -70,7 +65,7 @@ class Decomposition(NamedTuple):
     ratings: np.ndarray
 
 
-class MatrixFactorization(TrainedCatalogue, LegacyVectorMethods, Recommender):
+class MatrixFactorization(TrainedCatalogue, Recommender):
     """Biased matrix factorization trained by ALS.
 
     Construct with hyperparameters (see :class:`MFParams`), e.g.

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from recsys_core.model import MatrixFactorization, UserVector
+from recsys_core.model import MatrixFactorization
 from tests.core._helpers import ml100k_fold, tiny_ratings
 
 
@@ -25,9 +25,6 @@ def test_user_state_of_own_ratings_reproduces_trained_state(fitted):
         # order of the ratings does not matter
         shuffled = rows.sample(frac=1.0, random_state=1)
         np.testing.assert_allclose(model.profile(shuffled.item_id, shuffled.rating).state, stored, atol=1e-9)
-        # the legacy vector API says the same
-        vec = model.solve_user(rows.item_id, rows.rating)
-        assert vec.bias == pytest.approx(model.user_vector(user).bias, abs=1e-9)
 
 
 def test_user_state_is_the_regularized_least_squares_solution(fitted):
@@ -52,10 +49,10 @@ def test_new_user_profile_is_recommendable_and_not_stored(fitted):
     n_before = model.n_users
     profile = model.profile([1, 50, 172, 999999], [5, 5, 4, 3])  # last item unknown
     assert model.n_users == n_before and model.trained_state(999001) is None
-    vec = model.solve_user([1, 50, 172, 999999], [5, 5, 4, 3])
-    np.testing.assert_allclose(profile.state, vec.state)
+    solved = model.user_states(np.zeros(4, dtype=np.int64), [1, 50, 172, 999999], [5, 5, 4, 3], 1)[0]
+    np.testing.assert_allclose(profile.state, solved)
     pred = model.predict_profiles([profile], [0], [181])[0]
-    assert pred == pytest.approx(model.predict_vector(vec, [181])[0])
+    assert pred == pytest.approx(np.clip(model.scores(profile)[model._items.get(181)], 1, 5))
     ids, scores = model.recommend(profile, n=10)
     assert not {1, 50, 172} & set(ids.tolist())
     np.testing.assert_allclose(scores, model.predict_profiles([profile], np.zeros(10, dtype=int), ids))
@@ -83,28 +80,26 @@ def test_user_states_do_not_store(fitted):
     model, _ = fitted
     n = model.n_users
     model.user_states([0, 0], [1, 2], [4, 5], 1)
-    model.solve_user([1, 2], [4, 5])
-    assert model.n_users == n and model.user_vector("ghost") is None and model.trained_state("ghost") is None
+    model.profile([1, 2], [4, 5])
+    assert model.n_users == n and model.trained_profile("ghost") is None and model.trained_state("ghost") is None
 
 
 def test_no_known_items_gives_bias_only_state(fitted):
     model, _ = fitted
     assert np.all(model.profile([123456789], [5.0]).state == 0)
     assert np.all(model.profile([], []).state == 0)
-    vec = model.solve_user([123456789], [5.0])
-    assert vec.bias == 0 and np.all(vec.factors == 0)
     ids, _ = model.recommend(model.profile([], []), n=5)
     assert list(ids) == list(model.item_ids[np.argsort(-model.item_bias, kind="stable")[:5]])
 
 
-def test_recommend_vector_excludes(fitted):
+def test_recommend_excludes_the_given_items(fitted):
     model, _ = fitted
-    vec = model.solve_user([1, 50], [5, 5])
-    ids, scores = model.recommend_vector(vec, n=5, exclude_item_ids=[1, 50])
+    profile = model.profile([1, 50], [5, 5])
+    ids, scores = model.recommend(profile, n=5, exclude_item_ids=[1, 50])
     assert len(ids) == 5 and not {1, 50} & set(ids.tolist())
-    np.testing.assert_allclose(scores, model.predict_vector(vec, ids))
+    np.testing.assert_allclose(scores, model.predict_profiles([profile], np.zeros(5, dtype=np.int64), ids))
     with pytest.raises(ValueError, match="factors"):
-        model.recommend_vector(UserVector(0.0, np.zeros(3)), n=5)
+        model.recommend(model.profile([], [], state=np.zeros(3)), n=5)
 
 
 def test_user_state_bad_input(fitted):
@@ -116,7 +111,7 @@ def test_user_state_bad_input(fitted):
     with pytest.raises(ValueError, match="NaN"):
         model.profile([1], [np.nan])
     with pytest.raises(ValueError, match="same length"):
-        model.solve_user([1, 2], [5.0])
+        model.user_states([0, 0], [1, 2], [5.0], 1)
     m = MatrixFactorization(n_factors=2, epochs=2).fit(tiny_ratings())
     assert np.all(m.profile([42], [3.0]).state == 0)  # an int id in a string catalogue is unknown
     with pytest.raises(ValueError, match="state"):
@@ -138,7 +133,7 @@ def test_user_state_and_top_n_are_fast(fitted):
 
 
 @pytest.mark.parametrize("n_rows", [7, 40])  # row by row, and the vectorized solver
-def test_solve_users_agrees_with_one_solve_per_user(fitted, n_rows):
+def test_user_states_agrees_with_one_solve_per_user(fitted, n_rows):
     """The batched solve used for rating batches against the one-user reference."""
     model, train = fitted
     rng = np.random.default_rng(3)
@@ -149,24 +144,21 @@ def test_solve_users_agrees_with_one_solve_per_user(fitted, n_rows):
     ratings = np.concatenate([p.rating.to_numpy() for p in picked] + [[4.0]])
     order = rng.permutation(len(rows))  # input order must not matter
     solved = model.user_states(rows[order], items[order], ratings[order], n_rows=n_rows)
-    np.testing.assert_array_equal(model.solve_users(rows[order], items[order], ratings[order], n_rows), solved)
-    for r, p in enumerate(picked):
-        one = model.solve_user(p.item_id, p.rating)
-        assert solved[r, 0] == pytest.approx(one.bias, abs=1e-9)
-        np.testing.assert_allclose(solved[r, 1:], one.factors, atol=1e-9)
+    profiles = [model.profile(p.item_id, p.rating) for p in picked]  # one solve per user
+    for r, one in enumerate(profiles):
+        assert solved[r, 0] == pytest.approx(one.state[0], abs=1e-9)
+        np.testing.assert_allclose(solved[r, 1:], one.state[1:], atol=1e-9)
     np.testing.assert_array_equal(solved[4:], 0.0)  # no ratings, or only unknown items
 
-    vectors = [UserVector(float(s[0]), s[1:]) for s in solved[:4]]
+    batched_profiles = [model.profile(p.item_id, p.rating, state=s) for p, s in zip(picked, solved[:4])]
     query_rows = np.array([0, 0, 1, 2, 3, 3])
     query_items = np.array([50, 999_999, 181, 1, 258, 100])
-    batched = model.predict_vectors(solved[:4, 0], solved[:4, 1:], query_rows, query_items)
-    expected = [model.predict_vector(vectors[r], [i])[0] for r, i in zip(query_rows, query_items)]
+    batched = model.predict_profiles(batched_profiles, query_rows, query_items)
+    expected = [model.predict_profiles([profiles[r]], [0], [i])[0] for r, i in zip(query_rows, query_items)]
     np.testing.assert_allclose(batched, expected, atol=1e-12)
-    profiles = [model.profile(p.item_id, p.rating) for p in picked]
-    np.testing.assert_allclose(model.predict_profiles(profiles, query_rows, query_items), expected, atol=1e-12)
 
 
-def test_solve_users_refuses_a_row_that_rates_an_item_twice(fitted):
+def test_user_states_refuses_a_row_that_rates_an_item_twice(fitted):
     model, _ = fitted
     with pytest.raises(ValueError, match="twice"):
         model.user_states([0, 0], [50, 50], [4.0, 5.0], n_rows=1)

@@ -183,27 +183,27 @@ def test_explain_contributions_sum_to_interaction(ml_fold):
     assert len(rated) == (train.user_id == 1).sum()
     assert all(abs(t.similarity) <= 1 + 1e-9 for t in rated)
     assert abs(rated[0].value) >= abs(rated[1].value)
-    # the legacy decomposition the service reads until it switches
-    legacy = model.explain_vector(50, *model.seen_items(1), vec=model.user_vector(1))
-    assert abs(float(legacy.contributions.sum()) - legacy.interaction) < 1e-8
-    assert abs(legacy.residual) < 1e-8
-    assert legacy.raw_score == pytest.approx(
-        legacy.global_mean + legacy.user_bias + legacy.item_bias + legacy.interaction
-    )
-    assert legacy.raw_score == pytest.approx(e.score) and len(legacy.similarities) == len(rated)
-    top = legacy.top(3)
-    assert len(top) == 3 and abs(top[0]["contribution"]) >= abs(top[1]["contribution"])
+    # the rated-movie shares add up to the interaction x_u . y_i of the stored vector
+    u, i = model._users.get(1), model._items.get(50)
+    interaction = float(model.user_factors[u] @ model.item_factors[i])
+    assert abs(sum(t.value for t in rated) - interaction) < 1e-8
+    assert e.score == pytest.approx(model.global_mean + model.user_bias[u] + model.item_bias[i] + interaction)
+    assert [t.kind for t in e.terms[:3]] == ["global_mean", "user_bias", "item_appeal"]
+    assert e.terms[1].value == pytest.approx(model.user_bias[u]) and e.terms[2].value == pytest.approx(model.item_bias[i])
 
 
-def test_explain_vector_for_new_ratings(ml_fold):
+def test_explain_for_new_ratings(ml_fold):
     model, _, _ = ml_fold
     items, ratings = [1, 2, 3, 50, 181, 424242], [5, 3, 4, 5, 4, 1]
-    e = model.explain_vector(100, items, ratings)
-    assert len(e.contributions) == 5  # unknown item ignored
-    assert abs(e.contributions.sum() - e.interaction) < 1e-8
-    vec = model.solve_user(items, ratings)
-    assert e.user_bias == pytest.approx(vec.bias)
-    assert e.prediction == pytest.approx(model.predict_vector(vec, [100])[0])
+    profile = model.profile(items, ratings)
+    e = model.explain(profile, 100)
+    rated = e.rated_items()
+    assert len(rated) == 5 and 424242 not in {t.item_id for t in rated}  # unknown item ignored
+    interaction = float(model.item_factors[model._items.get(100)] @ profile.state[1:])
+    assert abs(sum(t.value for t in rated) - interaction) < 1e-8
+    assert "residual" not in [t.kind for t in e.terms]
+    assert e.terms[1].kind == "user_bias" and e.terms[1].value == pytest.approx(profile.state[0])
+    assert e.prediction == pytest.approx(model.predict_profiles([profile], [0], [100])[0])
 
 
 def test_bad_input_raises_value_error():

@@ -172,10 +172,10 @@ async def test_concurrent_writers_for_one_user_end_at_the_last_write_of_each_mov
             artifact = conn.execute("SELECT data FROM model_artifacts WHERE version = %s", (version,)).fetchone()[0]
         assert stored == last
         model = MatrixFactorization.from_bytes(bytes(artifact))
-        expected = model.solve_user(list(stored), list(stored.values()))
+        expected = model.profile(list(stored), list(stored.values()))
         for movie in (50, 100, 181):
             got = (await client.post("/api/ml/predict", json={"user_id": user, "movie_id": movie})).json()
-            assert got["predicted_rating"] == pytest.approx(model.predict_vector(expected, [movie])[0], abs=1e-9)
+            assert got["predicted_rating"] == pytest.approx(model.predict_profiles([expected], [0], [movie])[0], abs=1e-9)
 
 
 async def test_a_tampered_artifact_is_refused_and_the_active_model_keeps_serving(stack):

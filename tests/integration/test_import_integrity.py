@@ -345,8 +345,8 @@ async def test_an_import_refolds_the_users_it_changed(stack, client):
         ).fetchone()[0]
         stored = conn.execute("SELECT movie_id, rating FROM ratings WHERE user_id = %s", (user,)).fetchall()
     model = MatrixFactorization.from_bytes(bytes(data))
-    vector = model.solve_user([m for m, _ in stored], [r for _, r in stored])
-    expected = float(model.predict_vector(vector, [target])[0])
+    profile = model.profile([m for m, _ in stored], [r for _, r in stored])
+    expected = float(model.predict_profiles([profile], [0], [target])[0])
     assert after["predicted_rating"] == pytest.approx(expected, abs=1e-9)
     assert abs(expected - folded) > 0.05  # the imported 1-star ratings do move the prediction
     assert np.isfinite(after["predicted_rating"])

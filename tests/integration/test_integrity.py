@@ -183,7 +183,7 @@ async def test_deleting_a_version_keeps_what_users_taught_it(stack):
         with db(stack) as conn:
             artifact = conn.execute("SELECT data FROM model_artifacts WHERE version = %s", (previous,)).fetchone()[0]
         model = MatrixFactorization.from_bytes(bytes(artifact))
-        expected = model.predict_vector(model.solve_user(list(rated), list(rated.values())), [127])[0]
+        expected = model.predict_profiles([model.profile(list(rated), list(rated.values()))], [0], [127])[0]
         assert predicted["predicted_rating"] == pytest.approx(float(expected), abs=1e-6)
 
 

@@ -54,18 +54,18 @@ async def test_folded_vector_is_the_exact_solve_of_the_stored_ratings(client, tr
     await rate(client, 1, 50, 1.0)  # a re-rating replaces the old rating in the fold-in
     ratings = await stored_ratings(client, 1)
     assert ratings[50] == 1.0
-    expected_vector = trained.model.solve_user(list(ratings), list(ratings.values()))
+    expected_profile = trained.model.profile(list(ratings), list(ratings.values()))
     for movie_id in (1, 100, 181):
-        expected = trained.model.predict_vector(expected_vector, [movie_id])[0]
+        expected = trained.model.predict_profiles([expected_profile], [0], [movie_id])[0]
         got = (await client.post("/api/ml/predict", json={"user_id": 1, "movie_id": movie_id})).json()
         assert got["predicted_rating"] == pytest.approx(expected, abs=1e-9)
 
     deleted = await client.delete("/api/ratings/1/50", headers=CLIENT)
     assert deleted.status_code == 200 and deleted.json()["folded_in"]
     ratings = await stored_ratings(client, 1)
-    refolded = trained.model.solve_user(list(ratings), list(ratings.values()))
+    refolded = trained.model.profile(list(ratings), list(ratings.values()))
     got = (await client.post("/api/ml/predict", json={"user_id": 1, "movie_id": 100})).json()
-    assert got["predicted_rating"] == pytest.approx(trained.model.predict_vector(refolded, [100])[0], abs=1e-9)
+    assert got["predicted_rating"] == pytest.approx(trained.model.predict_profiles([refolded], [0], [100])[0], abs=1e-9)
 
 
 async def test_a_new_user_is_personal_from_the_first_rating(client, trained):
@@ -199,7 +199,7 @@ async def test_ratings_folded_into_the_previous_version_survive_a_switch(client,
     await wait_for_active(client, second["model_version"])
     model = app.state.registry.current.model
     ratings = await stored_ratings(client, NEW_USER)
-    expected = model.predict_vector(model.solve_user(list(ratings), list(ratings.values())), [100])[0]
+    expected = model.predict_profiles([model.profile(list(ratings), list(ratings.values()))], [0], [100])[0]
     recs = (await client.get(f"/api/ml/recommendations/{NEW_USER}")).json()
     assert recs["strategy"] == "personalized" and recs["model_version"] == second["model_version"]
     got = (await client.post("/api/ml/predict", json={"user_id": NEW_USER, "movie_id": 100})).json()
@@ -222,6 +222,6 @@ async def test_concurrent_writers_on_the_embedded_database_fold_the_last_writes(
     await asyncio.gather(*(writer(m) for m in range(1, 11)))
     ratings = await stored_ratings(client, NEW_USER)
     assert ratings == last
-    expected = trained.model.solve_user(list(ratings), list(ratings.values()))
+    expected = trained.model.profile(list(ratings), list(ratings.values()))
     got = (await client.post("/api/ml/predict", json={"user_id": NEW_USER, "movie_id": 100})).json()
-    assert got["predicted_rating"] == pytest.approx(trained.model.predict_vector(expected, [100])[0], abs=1e-9)
+    assert got["predicted_rating"] == pytest.approx(trained.model.predict_profiles([expected], [0], [100])[0], abs=1e-9)
