@@ -74,7 +74,7 @@ def digest(stack: Stack) -> str:
         for query in ("SELECT user_id, movie_id, rating, timestamp FROM ratings ORDER BY 1, 2",
                       "SELECT id, title, year FROM movies ORDER BY 1",
                       "SELECT movie_id, genre FROM movie_genres ORDER BY 1, 2",
-                      "SELECT user_id, model_version, bias, factors FROM user_states ORDER BY 1"):
+                      "SELECT user_id, model_version, state FROM user_states ORDER BY 1"):
             for row in conn.execute(query):
                 sha.update(repr(tuple(row)).encode())
     return sha.hexdigest()

@@ -232,7 +232,8 @@ async def test_ids_and_ratings_are_strictly_typed(stack, body, field):
 
 
 def test_the_cli_queues_training_through_the_same_dispatcher(stack):
-    trained = stack.run("train", "--wait", "--hyperparams", json.dumps({**FAST, "seed": 5}), timeout=300)
+    trained = stack.run("train", "--wait", "--model-type", "matrix_factorization", "--hyperparams",
+                        json.dumps({**FAST, "seed": 5}), timeout=300)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     version = int(trained.stdout.rsplit("model version", 1)[1].split()[0])
     with db(stack) as conn:
