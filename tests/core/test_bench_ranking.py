@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("psutil")  # the bench extra
-
 from bench import ranking
 
 
