@@ -37,6 +37,7 @@ from recsys_core.data import MovieLensDataset, download_movielens
 from recsys_core.data.movielens import ArchiveLimitError, MovieLensFormatError, open_movielens
 from service.core.config import Settings, get_settings
 from service.core.errors import Conflict
+from service.db import statements
 from service.db.models import Movie, MovieGenre, Rating
 from service.db.session import sync_session
 from service.services.import_refold import refold_users
@@ -170,6 +171,10 @@ def _store(
             check_ratings(chunk, ratings_file, movie_ids, movies_file, settings, now)
             n_ratings += len(chunk)
             changed.update(_write_ratings(session, chunk))
+        session.execute(statements.bump_data_generation())
+    refolded = refold_users(sorted(changed))
+    with sync_session() as session:  # again, so API processes also reload the refolded states
+        session.execute(statements.bump_data_generation())
     return {
         "dataset": name,
         "movies": len(movies),
@@ -178,7 +183,7 @@ def _store(
         "genres": n_genres,
         "ratings": n_ratings,
         "users_changed": len(changed),
-        "users_refolded": refold_users(sorted(changed)),
+        "users_refolded": refolded,
     }
 
 

@@ -17,10 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.config import Settings
 from service.core.errors import Conflict, Forbidden, Unauthorized
 from service.db.hooks import AFTER_COMMIT, TRANSACTION_END
-from service.services.catalog import MovieCache
 from service.services.model_registry import ModelRegistry
-from service.services.new_movies import NewMoviesCache
-from service.services.popularity import PopularityCache
+from service.serving.state import ServingState
 from service.training.dispatch import JobDispatcher
 
 log = logging.getLogger(__name__)
@@ -79,25 +77,11 @@ async def get_registry(request: Request) -> ModelRegistry:
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 
 
-async def get_popularity(request: Request) -> PopularityCache:
-    return request.app.state.popularity
+async def get_serving(request: Request) -> ServingState:
+    return request.app.state.serving
 
 
-PopularityDep = Annotated[PopularityCache, Depends(get_popularity)]
-
-
-async def get_new_movies(request: Request) -> NewMoviesCache:
-    return request.app.state.new_movies
-
-
-NewMoviesDep = Annotated[NewMoviesCache, Depends(get_new_movies)]
-
-
-async def get_movie_cache(request: Request) -> MovieCache:
-    return request.app.state.movie_cache
-
-
-MovieCacheDep = Annotated[MovieCache, Depends(get_movie_cache)]
+ServingDep = Annotated[ServingState, Depends(get_serving)]
 
 
 async def get_dispatcher(request: Request) -> JobDispatcher:

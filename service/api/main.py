@@ -25,11 +25,9 @@ from service.api.routes import (
 from service.core.config import Settings, get_settings
 from service.core.errors import install_error_handlers
 from service.db.session import async_session_factory, build_async_engine
-from service.services.catalog import MovieCache
 from service.services.import_uploads import remove_stale_uploads
 from service.services.model_registry import ModelRegistry
-from service.services.new_movies import NewMoviesCache
-from service.services.popularity import PopularityCache
+from service.serving.state import ServingState, build_feed
 from service.training.dispatch import build_dispatcher
 from service.training.reaper import reap_forever
 
@@ -47,13 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = async_session_factory(engine)
         app.state.read_sessions = async_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
         app.state.registry = ModelRegistry(app.state.sessions)
-        app.state.popularity = PopularityCache(settings.popularity_damping)
-        app.state.new_movies = NewMoviesCache()
-        app.state.movie_cache = MovieCache()
+        app.state.serving = ServingState(
+            app.state.read_sessions, build_feed(settings), settings.popularity_damping, settings.model_poll_seconds
+        )
         app.state.dispatcher = build_dispatcher(settings)
         remove_stale_uploads(settings)  # uploads of API processes killed mid-import
         with contextlib.suppress(Exception):
             await app.state.registry.refresh()
+        await app.state.serving.start()  # before the first request: reads are served from memory
         background = [
             asyncio.create_task(app.state.registry.poll_forever(settings.model_poll_seconds)),
             asyncio.create_task(reap_forever(app.state.sessions, settings, app.state.dispatcher.dispatch)),
@@ -65,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.serving.stop()
             app.state.dispatcher.shutdown()
             await engine.dispose()
 

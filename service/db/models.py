@@ -194,11 +194,12 @@ class UserState(Base):
     __tablename__ = "user_states"
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    model_version: Mapped[int] = mapped_column(
+    model_version: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("model_versions.version", ondelete="CASCADE"), index=True
-    )
+    )  # None: rated while no model was active
     state: Mapped[bytes] = mapped_column(LargeBinary)
     n_ratings: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -214,3 +215,13 @@ class LivePrediction(Base):
     predicted: Mapped[float] = mapped_column(Float)
     actual: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class DataGeneration(Base):
+    """One row counting bulk changes to ratings and movies (imports). Every API process
+    polls it and reloads what it serves from memory when it moves."""
+
+    __tablename__ = "data_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)

@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlalchemy import Delete, Executable, Select, Update, delete, func, select, update
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from service.db.models import ModelArtifact, ModelVersion, TrainingJob, VersionStatus, utcnow
+from service.db.models import (
+    DataGeneration,
+    ModelArtifact,
+    ModelVersion,
+    TrainingJob,
+    VersionStatus,
+    utcnow,
+)
 from service.training.status import JobStatus
 
 VERSIONS_LOCK = 0x7265_6373  # any constant shared by every process that changes versions
@@ -197,3 +204,12 @@ def fail_unclaimed_jobs(created_before: datetime, sent_before: datetime, stale_b
         )
         .values(status=JobStatus.failed, finished_at=utcnow(), error=reason)
     )
+
+
+def data_generation() -> Select[tuple[int]]:
+    return select(DataGeneration.generation).where(DataGeneration.id == 1)
+
+
+def bump_data_generation() -> Update:
+    """After a bulk change: every API process reloads what it serves from memory."""
+    return update(DataGeneration).where(DataGeneration.id == 1).values(generation=DataGeneration.generation + 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -90,32 +89,3 @@ async def search_movies(
         [MoviePublic(id=m.id, title=m.title, year=m.year, genres=genres.get(m.id, [])) for m in movies],
         total,
     )
-
-
-async def known_movie_ids(session: AsyncSession, movie_ids: Iterable[int]) -> set[int]:
-    ids = list(set(movie_ids))
-    if not ids:
-        return set()
-    return set((await session.scalars(select(Movie.id).where(Movie.id.in_(ids)))).all())
-
-
-class MovieCache:
-    """Movies by id for the read path, filled on a miss and dropped every ``ttl`` seconds.
-
-    Titles and genres rarely change; a movie created through another replica is just a
-    miss here, and a re-import that renames one shows up within ``ttl``.
-    """
-
-    def __init__(self, ttl: float = 60.0) -> None:
-        self.ttl = ttl
-        self._movies: dict[int, MoviePublic] = {}
-        self._filled_at = time.monotonic()
-
-    async def get_many(self, session: AsyncSession, movie_ids: Iterable[int]) -> dict[int, MoviePublic]:
-        if time.monotonic() - self._filled_at > self.ttl:
-            self._movies, self._filled_at = {}, time.monotonic()
-        ids = list(dict.fromkeys(movie_ids))
-        missing = [i for i in ids if i not in self._movies]
-        if missing:
-            self._movies.update(await movies_by_id(session, missing))
-        return {i: self._movies[i] for i in ids if i in self._movies}

@@ -28,10 +28,9 @@ from service.schemas.ml import (
     SimilarUserRating,
 )
 from service.schemas.movies import MoviePublic
-from service.services import catalog
 from service.services.model_registry import LoadedModel, ModelRegistry
-from service.services.realtime import current_profile, rated_by
 from service.services.recommendations import require_model
+from service.serving.state import ServingState
 
 TOP_CONTRIBUTIONS = 5
 NAMED_IN_TEXT = 3
@@ -52,19 +51,21 @@ TERM_LABELS = {
 
 
 async def explain(
-    session: AsyncSession, registry: ModelRegistry, user_id: int, movie_id: int, top: int = TOP_CONTRIBUTIONS,
-    *, genre_prior: float = 1.0,
+    session: AsyncSession, registry: ModelRegistry, serving: ServingState, user_id: int, movie_id: int,
+    top: int = TOP_CONTRIBUTIONS, *, genre_prior: float = 1.0,
 ) -> ExplanationResponse:
+    """The explanation from memory; only the similar users are looked up in the database."""
     loaded = require_model(registry)
-    movie = (await catalog.movies_by_id(session, [movie_id])).get(movie_id)
+    movie = serving.catalogue.get(movie_id)
     if movie is None:
         raise NotFound(f"movie {movie_id} not found", field="movie_id")
-    rated = await rated_by(session, user_id)
+    record = serving.user(user_id)
+    rated = record.rated()
     if not rated:
         raise NotFound(f"user {user_id} has no ratings to explain a recommendation from", field="user_id")
-    profile = await current_profile(session, loaded, user_id, rated)
+    profile = serving.profile(loaded, record)
     assert profile is not None  # a user with ratings always has a profile
-    rated_movies = await catalog.movies_by_id(session, rated)
+    rated_movies = serving.catalogue.get_many(rated)
     genres = _genre_matches(movie.genres, rated, rated_movies)
     model = loaded.model
     user_mean = float(np.mean(list(rated.values())))

@@ -30,7 +30,8 @@ from recsys_core.types import load_model
 from service.db import statements
 from service.db.models import ModelArtifact, Rating, UserState, utcnow
 from service.db.session import sync_session
-from service.services.realtime import STATE_DTYPE, USER_LOCK_BASE, user_lock_stripes
+from service.services.realtime import USER_LOCK_BASE, user_lock_stripes
+from service.serving.users import STATE_DTYPE
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,10 @@ def _fold(session: Session, version: int, model: Recommender, user_ids: Sequence
     # A user whose ratings were deleted meanwhile solves to zeros, as realtime.fold_users does.
     states = [
         {"user_id": user_id, "model_version": version, "state": solved[k].tobytes(),
-         "n_ratings": int(counts[k]), "updated_at": now}
+         "n_ratings": int(counts[k]), "revision": 1, "updated_at": now}
         for k, user_id in enumerate(user_ids)
     ]
     insert = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(UserState.__table__)
     replace = {name: insert.excluded[name] for name in ("model_version", "state", "n_ratings", "updated_at")}
+    replace["revision"] = UserState.__table__.c.revision + 1  # a write like any other: API processes keep the newest
     session.execute(insert.on_conflict_do_update(index_elements=["user_id"], set_=replace), states)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from service.db import statements
 from service.schemas.health import Readiness
 from service.services.model_registry import ModelRegistry
+from service.serving.state import ServingState
 from service.training.dispatch import JobDispatcher
 
 DATABASE_TIMEOUT = 2.0
@@ -21,7 +22,9 @@ async def _active_version(sessions: async_sessionmaker) -> int | None:
         return active.version if active else None
 
 
-async def readiness(sessions: async_sessionmaker, dispatcher: JobDispatcher, registry: ModelRegistry) -> Readiness:
+async def readiness(
+    sessions: async_sessionmaker, dispatcher: JobDispatcher, registry: ModelRegistry, serving: ServingState
+) -> Readiness:
     try:
         active = await asyncio.wait_for(_active_version(sessions), timeout=DATABASE_TIMEOUT)
         database = True
@@ -37,4 +40,5 @@ async def readiness(sessions: async_sessionmaker, dispatcher: JobDispatcher, reg
         active_version=active,
         model_loaded=loaded is not None,
         detail=registry.last_error if loaded != active else None,
+        serving=serving.status(),
     )

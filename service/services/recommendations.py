@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.config import Settings
 from service.core.errors import Conflict, NotFound, Unavailable
@@ -14,11 +13,10 @@ from service.schemas.ml import (
     SimilarMovie,
     SimilarMoviesResponse,
 )
-from service.services import catalog
 from service.services.model_registry import LoadedModel, ModelRegistry
-from service.services.new_movies import NewMoviesCache, content_ratings, genre_affinities
-from service.services.popularity import PopularityCache, movies_in_genres
-from service.services.realtime import current_profile, rated_by
+from service.services.new_movies import content_ratings, genre_affinities
+from service.serving.catalogue import Catalogue
+from service.serving.state import PopularityTable, ServingState
 
 
 def require_model(registry: ModelRegistry) -> LoadedModel:
@@ -27,33 +25,35 @@ def require_model(registry: ModelRegistry) -> LoadedModel:
     return registry.current
 
 
-async def recommend(
-    session: AsyncSession,
+def recommend(
     settings: Settings,
     registry: ModelRegistry,
-    popularity: PopularityCache,
-    new_movies: NewMoviesCache,
-    movie_cache: catalog.MovieCache,
+    serving: ServingState,
+    popularity: PopularityTable,
     user_id: int,
     n: int,
     *,
     genres: list[str] | None = None,
     explain: bool = False,
 ) -> RecommendationsResponse:
-    rated = await rated_by(session, user_id)
+    """Top-n from memory alone: the user, the model, the catalogue and the popularity
+    table are all held by this process."""
+    record = serving.user(user_id)
+    rated = record.rated()
     loaded = registry.current
-    profile = await current_profile(session, loaded, user_id, rated) if loaded else None
+    profile = serving.profile(loaded, record) if loaded else None
+    catalogue = serving.catalogue
 
     predicted: dict[int, float] = {}
     if loaded is not None and profile is not None:
         model = loaded.model
-        ids, scores = model.recommend(profile, n, list(rated))
-        picked = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
-        new = await new_movies.get(session, loaded)
+        ids, scores = model.recommend(profile, n, record.movies)
+        picked = list(zip(ids.tolist(), scores.tolist(), strict=True))
+        new = serving.new_movies(loaded)
         if new.genres and model.predicts_ratings:  # movies the model has not learned: scored from genres
-            rated_genres = {m: movie.genres for m, movie in (await movie_cache.get_many(session, rated)).items()}
+            rated_genres = {m: movie.genres for m, movie in catalogue.get_many(rated).items()}
             affinities = genre_affinities(rated, rated_genres, settings.genre_prior)
-            content = content_ratings(loaded, profile, affinities, new, set(rated))
+            content = content_ratings(loaded, profile, affinities, new.genres, set(rated))
             if content:
                 ranked = model.scores_for_ratings(profile, np.array([r for _, r in content]))
                 predicted.update(content)
@@ -62,27 +62,25 @@ async def recommend(
         if model.predicts_ratings:
             learned = [m for m, _ in picked if m not in predicted]
             values = model.predict_profiles([profile], np.zeros(len(learned), dtype=np.int64), learned)
-            predicted.update(zip(learned, (float(v) for v in values), strict=True))
+            predicted.update(zip(learned, values.tolist(), strict=True))
         strategy = "personalized"
     else:
-        table = await popularity.table(session)
-        allowed = await movies_in_genres(session, genres) if genres else None
-        picked = table.top(n, exclude=set(rated), allowed=allowed)
+        allowed = catalogue.in_genres(genres) if genres else None
+        picked = popularity.top(n, exclude=set(rated), allowed=allowed)
         strategy = "genre_fallback" if genres else "popularity_fallback"
 
-    movies = await movie_cache.get_many(session, (m for m, _ in picked))
+    movies = catalogue.get_many(m for m, _ in picked)
     explanations: dict[int, str] = {}
     if explain and strategy == "personalized":
         from service.services.explanations import short_explanations
 
-        rated_movies = await movie_cache.get_many(session, rated)
         shown = [movies[m] for m, _ in picked if m in movies]
-        explanations = short_explanations(loaded, profile, shown, rated, rated_movies)
+        explanations = short_explanations(loaded, profile, shown, rated, catalogue.get_many(rated))
     elif explain:
         for movie_id, score in picked:
             explanations[movie_id] = f"Popular and well rated (damped mean {score:.2f}); rate movies to personalize."
     items = [
-        RecommendationItem(
+        RecommendationItem.model_construct(
             movie_id=movie_id,
             title=movies[movie_id].title,
             year=movies[movie_id].year,
@@ -94,18 +92,17 @@ async def recommend(
         for movie_id, score in picked
         if movie_id in movies
     ]
-    return RecommendationsResponse(
+    personalized = loaded is not None and strategy == "personalized"
+    return RecommendationsResponse.model_construct(
         user_id=user_id,
-        model_version=loaded.version if loaded and strategy == "personalized" else None,
-        model_type=loaded.model_type if loaded and strategy == "personalized" else None,
-        strategy=strategy,  # type: ignore[arg-type]
+        model_version=loaded.version if personalized else None,
+        model_type=loaded.model_type if personalized else None,
+        strategy=strategy,
         items=items,
     )
 
 
-async def predict_many(
-    session: AsyncSession, registry: ModelRegistry, pairs: list[tuple[int, int]]
-) -> list[PredictResponse]:
+def predict_many(registry: ModelRegistry, serving: ServingState, pairs: list[tuple[int, int]]) -> list[PredictResponse]:
     loaded = require_model(registry)
     model = loaded.model
     if not model.predicts_ratings:
@@ -114,15 +111,13 @@ async def predict_many(
             "not predict ratings; activate a matrix_factorization or ensemble version to predict",
             field="model_type",
         )
-    known_movies = await catalog.known_movie_ids(session, (m for _, m in pairs))
+    catalogue = serving.catalogue
     for index, (_, movie_id) in enumerate(pairs):
-        if movie_id not in known_movies:
+        if catalogue.get(movie_id) is None:
             field = "movie_id" if len(pairs) == 1 else f"pairs[{index}].movie_id"
             raise NotFound(f"movie {movie_id} not found", field=field)
+    profiles = {u: serving.profile(loaded, serving.user(u)) for u in dict.fromkeys(u for u, _ in pairs)}
     results = []
-    profiles = {}
-    for user_id in dict.fromkeys(u for u, _ in pairs):
-        profiles[user_id] = await current_profile(session, loaded, user_id)
     for user_id, movie_id in pairs:
         profile = profiles[user_id]
         if profile is not None:
@@ -130,7 +125,7 @@ async def predict_many(
         else:
             value = float(model.predict([user_id], [movie_id])[0])
         results.append(
-            PredictResponse(
+            PredictResponse.model_construct(
                 user_id=user_id,
                 movie_id=movie_id,
                 predicted_rating=value,
@@ -143,22 +138,21 @@ async def predict_many(
     return results
 
 
-async def similar_movies(
-    session: AsyncSession, registry: ModelRegistry, movie_id: int, n: int
-) -> SimilarMoviesResponse:
+def similar_movies(registry: ModelRegistry, serving: ServingState, movie_id: int, n: int) -> SimilarMoviesResponse:
     """Neighbours in factor space, or by shared genres for a movie the model has not learned."""
-    movie = (await catalog.movies_by_id(session, [movie_id])).get(movie_id)
+    catalogue = serving.catalogue
+    movie = catalogue.get(movie_id)
     if movie is None:
         raise NotFound(f"movie {movie_id} not found", field="movie_id")
     loaded = registry.current
     if loaded is not None and loaded.model.has_item(movie_id):
         ids, sims = loaded.model.similar_items(movie_id, n)
-        picked = [(int(i), float(s)) for i, s in zip(ids, sims, strict=True)]
+        picked = list(zip(ids.tolist(), sims.tolist(), strict=True))
         strategy = "model"
     else:
-        picked = await _genre_neighbours(session, movie_id, set(movie.genres), n)
+        picked = _genre_neighbours(catalogue, movie_id, set(movie.genres), n)
         strategy = "genres"
-    movies = await catalog.movies_by_id(session, (m for m, _ in picked))
+    movies = catalogue.get_many(m for m, _ in picked)
     return SimilarMoviesResponse(
         movie_id=movie_id,
         model_version=loaded.version if loaded and strategy == "model" else None,
@@ -172,13 +166,12 @@ async def similar_movies(
     )
 
 
-async def _genre_neighbours(session: AsyncSession, movie_id: int, genres: set[str], n: int) -> list[tuple[int, float]]:
+def _genre_neighbours(catalogue: Catalogue, movie_id: int, genres: set[str], n: int) -> list[tuple[int, float]]:
     if not genres:
         return []
-    candidates = await movies_in_genres(session, list(genres))
-    candidates.discard(movie_id)
-    candidate_genres = await catalog.genres_of(session, candidates)
+    candidates = catalogue.in_genres(genres) - {movie_id}
     scored = [
-        (m, len(genres & set(g)) / len(genres | set(g))) for m, g in candidate_genres.items()
+        (m, len(genres & set(g)) / len(genres | set(g)))
+        for m, g in ((m, movie.genres) for m, movie in catalogue.get_many(candidates).items())
     ]
     return sorted(scored, key=lambda p: (-p[1], p[0]))[:n]

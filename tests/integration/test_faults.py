@@ -121,8 +121,13 @@ async def test_the_api_recovers_from_a_postgresql_restart(tmp_path):
             before = (await client.get("/api/ml/recommendations/5")).json()
             assert before["strategy"] == "personalized"
             stop_postgres()
+            # Reads are served from memory: the same list while the database is away.
             down = await client.get("/api/ml/recommendations/5")
-            assert down.status_code == 503 and down.json()["error"]["code"] == "unavailable"
+            assert down.status_code == 200 and down.json()["items"] == before["items"]
+            # A write cannot be made durable, so it is refused, never half-accepted.
+            refused = await client.post("/api/ratings", json={"user_id": 5, "movie_id": 10, "rating": 2.0},
+                                        headers=CLIENT)
+            assert refused.status_code == 503 and refused.json()["error"]["code"] == "unavailable"
             start_postgres()
             wait_until(lambda: httpx.get(stack.api_urls[0] + "/ready", timeout=5).status_code == 200, 60, "ready again")
             after = (await client.get("/api/ml/recommendations/5")).json()
@@ -132,6 +137,9 @@ async def test_the_api_recovers_from_a_postgresql_restart(tmp_path):
             posted = await client.post("/api/ratings", json={"user_id": 5, "movie_id": 9, "rating": 4.0},
                                        headers=CLIENT)
             assert posted.status_code == 201 and posted.json()["fold_in"]["model_version"] == version
+            with db(stack) as conn:
+                stored = dict(conn.execute("SELECT movie_id, rating FROM ratings WHERE user_id = 5").fetchall())
+            assert stored[9] == 4.0 and 10 not in stored
 
 
 async def test_racing_activations_leave_exactly_one_active_version(stack):

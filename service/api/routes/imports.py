@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from service.api.deps import AdminKey, SettingsDep
+from service.api.deps import AdminKey, ServingDep, SettingsDep
 from service.core.errors import InvalidInput
 from service.importer import ImportConflict, ImportTooLarge, MoviesPolicy, import_archive
 from service.schemas.imports import ImportResult
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/api/import", tags=["import"])
 async def import_movielens(
     request: Request,
     settings: SettingsDep,
+    serving: ServingDep,
     split: Annotated[str | None, Query(pattern=r"^u[1-5]$|^u[ab]$", description="Import only this official split's training part.")] = None,
     movies: Annotated[MoviesPolicy, Query(description="keep: movies already in the catalogue stay as they are; overwrite: take the archive's title, year and genres.")] = "keep",
 ) -> ImportResult:
@@ -35,6 +36,7 @@ async def import_movielens(
         if archive.stat().st_size == 0:
             raise InvalidInput("the request body must be a MovieLens zip archive", field="body")
         counts = await asyncio.to_thread(import_archive, archive, settings, split, movies)
+    await serving.reload()  # the others reload within a poll (the import moved the data generation)
     return ImportResult(**counts)
 
 

@@ -3,10 +3,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.api.deps import ClientKey, KeyFirstRoute, ReaderKey, ReadSessionDep, SessionDep
+from service.api.deps import (
+    ClientKey,
+    KeyFirstRoute,
+    ReaderKey,
+    ReadSessionDep,
+    ServingDep,
+    SessionDep,
+)
 from service.api.params import MovieId
 from service.core.errors import Conflict, NotFound
+from service.db.hooks import after_commit
 from service.schemas.common import NO_NUL, Page
 from service.schemas.movies import MovieCreate, MoviePublic
 from service.services import catalog
@@ -40,6 +49,12 @@ async def get_movie(movie_id: MovieId, session: ReadSessionDep) -> MoviePublic:
     dependencies=[ClientKey],
     responses=Conflict.openapi(),
 )
-async def create_movie(body: MovieCreate, session: SessionDep) -> MoviePublic:
+async def create_movie(body: MovieCreate, session: SessionDep, serving: ServingDep) -> MoviePublic:
     """Add a movie to the catalogue."""
-    return await catalog.create_movie(session, body)
+    movie = await catalog.create_movie(session, body)
+
+    async def serve_it(_: AsyncSession) -> None:
+        await serving.movies_written([movie])
+
+    after_commit(session, serve_it)
+    return movie

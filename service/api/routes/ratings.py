@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from service.api.deps import (
     ClientKey,
@@ -8,10 +8,12 @@ from service.api.deps import (
     ReaderKey,
     ReadSessionDep,
     RegistryDep,
+    ServingDep,
     SessionDep,
     SettingsDep,
 )
 from service.api.params import MovieId, UserId
+from service.api.responses import json_response
 from service.core.errors import InvalidInput, NotFound
 from service.schemas.ratings import (
     FoldInResult,
@@ -34,11 +36,12 @@ router = APIRouter(tags=["ratings"], route_class=KeyFirstRoute)
     responses={**NotFound.openapi(), **InvalidInput.openapi()},
 )
 async def post_rating(
-    body: RatingCreate, session: SessionDep, settings: SettingsDep, registry: RegistryDep
-) -> RatingAccepted:
+    body: RatingCreate, session: SessionDep, settings: SettingsDep, registry: RegistryDep, serving: ServingDep
+) -> Response:
     """Store one rating (a re-rating replaces the old one) and fold the user in at once."""
-    stored, replaced, folded = await realtime.rate(session, settings, registry, [body])
-    return RatingAccepted(rating=stored[0], replaced=bool(replaced), fold_in=folded[body.user_id])
+    stored, replaced, folded = await realtime.rate(session, settings, registry, serving, [body])
+    accepted = RatingAccepted(rating=stored[0], replaced=bool(replaced), fold_in=folded[body.user_id])
+    return json_response(accepted, status.HTTP_201_CREATED)
 
 
 @router.post(
@@ -49,11 +52,11 @@ async def post_rating(
     responses={**NotFound.openapi(), **InvalidInput.openapi()},
 )
 async def post_ratings_batch(
-    body: RatingBatchCreate, session: SessionDep, settings: SettingsDep, registry: RegistryDep
-) -> RatingBatchAccepted:
+    body: RatingBatchCreate, session: SessionDep, settings: SettingsDep, registry: RegistryDep, serving: ServingDep
+) -> Response:
     """Store many ratings in one transaction (all or none) and fold each user in once."""
-    stored, _, folded = await realtime.rate(session, settings, registry, body.ratings, field_prefix="ratings")
-    return RatingBatchAccepted(count=len(stored), fold_in=list(folded.values()))
+    stored, _, folded = await realtime.rate(session, settings, registry, serving, body.ratings, field_prefix="ratings")
+    return json_response(RatingBatchAccepted(count=len(stored), fold_in=list(folded.values())), status.HTTP_201_CREATED)
 
 
 @router.delete(
@@ -62,9 +65,11 @@ async def post_ratings_batch(
     dependencies=[ClientKey],
     responses=NotFound.openapi(),
 )
-async def delete_rating(user_id: UserId, movie_id: MovieId, session: SessionDep, registry: RegistryDep) -> FoldInResult:
+async def delete_rating(
+    user_id: UserId, movie_id: MovieId, session: SessionDep, registry: RegistryDep, serving: ServingDep
+) -> FoldInResult:
     """Delete one rating and refold the user."""
-    return await realtime.unrate(session, registry, user_id, movie_id)
+    return await realtime.unrate(session, registry, serving, user_id, movie_id)
 
 
 @router.get("/api/users/{user_id}/ratings", response_model=list[RatingPublic], dependencies=[ReaderKey])

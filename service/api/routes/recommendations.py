@@ -2,19 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from service.api.deps import (
     KeyFirstRoute,
-    MovieCacheDep,
-    NewMoviesDep,
-    PopularityDep,
     ReaderKey,
     ReadSessionDep,
     RegistryDep,
+    ServingDep,
     SettingsDep,
 )
 from service.api.params import MovieId, UserId
+from service.api.responses import json_response
 from service.core.errors import NotFound, Unavailable
 from service.schemas.common import NO_NUL
 from service.schemas.ml import (
@@ -36,23 +35,21 @@ TopN = Annotated[int, Query(ge=1, le=100)]
 @router.get("/recommendations/{user_id}", response_model=RecommendationsResponse, dependencies=[ReaderKey])
 async def get_recommendations(
     user_id: UserId,
-    session: ReadSessionDep,
     settings: SettingsDep,
     registry: RegistryDep,
-    popularity: PopularityDep,
-    new_movies: NewMoviesDep,
-    movie_cache: MovieCacheDep,
+    serving: ServingDep,
     n: TopN = 10,
     explain: bool = False,
     genres: Annotated[
         str | None,
         Query(max_length=500, pattern=NO_NUL, description="Comma-separated genres for the cold-start fallback."),
     ] = None,
-) -> RecommendationsResponse:
+) -> Response:
     """Top-n unseen movies for a user; a user without ratings gets the popularity fallback."""
     wanted = [g.strip() for g in genres.split(",") if g.strip()] if genres else None
-    return await recommendations.recommend(
-        session, settings, registry, popularity, new_movies, movie_cache, user_id, n, genres=wanted, explain=explain
+    popularity = await serving.popularity()
+    return json_response(
+        recommendations.recommend(settings, registry, serving, popularity, user_id, n, genres=wanted, explain=explain)
     )
 
 
@@ -62,9 +59,9 @@ async def get_recommendations(
     dependencies=[ReaderKey],
     responses={**NotFound.openapi(), **Unavailable.openapi()},
 )
-async def predict(body: PredictRequest, session: ReadSessionDep, registry: RegistryDep) -> PredictResponse:
+async def predict(body: PredictRequest, registry: RegistryDep, serving: ServingDep) -> Response:
     """The active model's predicted rating of a movie by a user."""
-    return (await recommendations.predict_many(session, registry, [(body.user_id, body.movie_id)]))[0]
+    return json_response(recommendations.predict_many(registry, serving, [(body.user_id, body.movie_id)])[0])
 
 
 @router.post(
@@ -73,12 +70,14 @@ async def predict(body: PredictRequest, session: ReadSessionDep, registry: Regis
     dependencies=[ReaderKey],
     responses={**NotFound.openapi(), **Unavailable.openapi()},
 )
-async def predict_batch(body: PredictBatchRequest, session: ReadSessionDep, registry: RegistryDep) -> PredictBatchResponse:
+async def predict_batch(body: PredictBatchRequest, registry: RegistryDep, serving: ServingDep) -> Response:
     """Predicted ratings for many (user, movie) pairs from one model version."""
     pairs = [(p.user_id, p.movie_id) for p in body.pairs]
-    predictions = await recommendations.predict_many(session, registry, pairs)
+    predictions = recommendations.predict_many(registry, serving, pairs)
     first = predictions[0]
-    return PredictBatchResponse(model_version=first.model_version, model_type=first.model_type, predictions=predictions)
+    return json_response(PredictBatchResponse.model_construct(
+        model_version=first.model_version, model_type=first.model_type, predictions=predictions
+    ))
 
 
 @router.get(
@@ -92,12 +91,15 @@ async def explain(
     movie_id: MovieId,
     session: ReadSessionDep,
     registry: RegistryDep,
+    serving: ServingDep,
     settings: SettingsDep,
     top: Annotated[int, Query(ge=1, le=1000, description="How many rated movies to list.")] = 5,
 ) -> ExplanationResponse:
     """Why the model scores this movie as it does for this user: additive terms that sum
     to the score, the rated movies that moved it most, and a sentence naming them."""
-    return await explanations.explain(session, registry, user_id, movie_id, top, genre_prior=settings.genre_prior)
+    return await explanations.explain(
+        session, registry, serving, user_id, movie_id, top, genre_prior=settings.genre_prior
+    )
 
 
 @router.get(
@@ -106,6 +108,6 @@ async def explain(
     dependencies=[ReaderKey],
     responses=NotFound.openapi(),
 )
-async def similar(movie_id: MovieId, session: ReadSessionDep, registry: RegistryDep, n: TopN = 10) -> SimilarMoviesResponse:
+async def similar(movie_id: MovieId, registry: RegistryDep, serving: ServingDep, n: TopN = 10) -> Response:
     """Movies most like this one: in factor space, or by genres for a movie the model has not learned."""
-    return await recommendations.similar_movies(session, registry, movie_id, n)
+    return json_response(recommendations.similar_movies(registry, serving, movie_id, n))
