@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,16 +44,28 @@ class TagProfile:
         n_items, n_tags = self.matrix.shape
         if n_tags == 0 or not codes:
             return np.zeros((len(codes), n_items))
-        rows = np.repeat(np.arange(len(codes)), [len(c) for c in codes])
-        liked = sp.csr_matrix(
-            (np.concatenate(weights).astype(np.float64), (rows, np.concatenate(codes).astype(np.int64))),
-            shape=(len(codes), n_items),
-        )
-        totals = np.asarray(liked.sum(axis=1)).ravel()
-        share = np.asarray(liked @ self.matrix) / np.where(totals > 0, totals, 1.0)[:, None]
-        lift = np.where(totals[:, None] > 0, share - self.matrix.mean(axis=0)[None, :], 0.0)
-        per_item = np.maximum(self.matrix.sum(axis=1), 1.0)
-        return (lift @ self.matrix.T) / per_item[None, :]
+        if len(codes) == 1:  # one request's profile: a few rows of the matrix, no sparse build
+            weight = np.asarray(weights[0], dtype=np.float64)
+            carried = (weight @ self.matrix[np.asarray(codes[0], dtype=np.int64)])[None, :]
+        else:
+            rows = np.repeat(np.arange(len(codes)), [len(c) for c in codes])
+            liked = sp.csr_matrix(
+                (np.concatenate(weights).astype(np.float64), (rows, np.concatenate(codes).astype(np.int64))),
+                shape=(len(codes), n_items),
+            )
+            carried = np.asarray(liked @ self.matrix)
+        totals = np.array([float(np.sum(w)) for w in weights])
+        share = carried / np.where(totals > 0, totals, 1.0)[:, None]
+        lift = np.where(totals[:, None] > 0, share - self._catalogue_share, 0.0)
+        return (lift @ self.matrix.T) / self._tags_per_item
+
+    @cached_property
+    def _catalogue_share(self) -> np.ndarray:
+        return self.matrix.mean(axis=0)[None, :]
+
+    @cached_property
+    def _tags_per_item(self) -> np.ndarray:
+        return np.maximum(self.matrix.sum(axis=1), 1.0)[None, :]
 
     def scores_reference(self, codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """One profile, item by item, as the module docstring says (for tests)."""

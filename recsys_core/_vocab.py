@@ -54,7 +54,7 @@ def _kind_of(values: np.ndarray) -> IdKind:
 class IdVocabulary:
     """Ordered, unique external ids; position in :attr:`ids` is the dense index."""
 
-    __slots__ = ("_ids", "_index", "_kind", "_lookup")
+    __slots__ = ("_ids", "_index", "_kind", "_lookup", "_sorted")
 
     def __init__(self, ids: Iterable[Hashable] | np.ndarray) -> None:
         arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids)
@@ -66,6 +66,7 @@ class IdVocabulary:
         self._kind: IdKind = kind
         self._index: pd.Index | None = None
         self._lookup: dict[Any, int] | None = None
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
         if len(self._ids) and not self.index.is_unique:
             raise ValueError("ids of a vocabulary must be unique")
 
@@ -136,10 +137,22 @@ class IdVocabulary:
             return np.full(len(arr), -1, dtype=np.int64)
         if self._kind == "str" and arr.dtype.kind not in "UO":
             return np.full(len(arr), -1, dtype=np.int64)
+        if self._kind == "int" and (arr.dtype.kind == "i" or (arr.dtype.kind == "u" and arr.dtype.itemsize < 8)):
+            return self._lookup_ints(arr)
         try:
             return self.index.get_indexer(arr).astype(np.int64, copy=False)
         except (TypeError, ValueError):
             return np.fromiter((self.get(v) for v in arr), dtype=np.int64, count=len(arr))
+
+    def _lookup_ints(self, arr: np.ndarray) -> np.ndarray:
+        """Binary search in the sorted ids: a few microseconds for the hundred ids of a
+        request, where pandas' hash lookup costs about 80 (it builds an Index each call)."""
+        if self._sorted is None:
+            order = np.argsort(self._ids, kind="stable")
+            self._sorted = (self._ids[order], order.astype(np.int64))
+        ids, order = self._sorted
+        at = np.minimum(np.searchsorted(ids, arr), len(ids) - 1)
+        return np.where(ids[at] == arr, order[at], -1)
 
     def add(self, raw: object) -> int:
         """Append a new id (must match the vocabulary's kind); return its index."""
@@ -160,6 +173,7 @@ class IdVocabulary:
         if self._lookup is not None:
             self._lookup[value] = len(self._ids) - 1
         self._index = None
+        self._sorted = None
         return len(self._ids) - 1
 
     def to_array(self) -> np.ndarray:

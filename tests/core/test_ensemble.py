@@ -143,6 +143,9 @@ def test_tag_scores_agree_with_a_slow_reference():
     fast = profile.scores(codes, weights)
     for row, (c, w) in enumerate(zip(codes, weights, strict=True)):
         np.testing.assert_allclose(fast[row], profile.scores_reference(c, w), atol=1e-12)
+        # one profile alone takes the path a request takes
+        np.testing.assert_allclose(profile.scores([c], [w])[0], profile.scores_reference(c, w), atol=1e-12)
+    assert not profile.scores([np.zeros(0, np.int64)], [np.zeros(0)]).any()
     restored = TagProfile.from_arrays(profile.to_arrays(), 30)
     np.testing.assert_array_equal(restored.matrix, profile.matrix)
 

@@ -290,3 +290,20 @@ def test_id_vocabulary_masks_unknowns():
         IdVocabulary([1, 1])
     with pytest.raises(ValueError, match="sequence"):
         ints.lookup(5)
+
+
+def test_integer_lookup_agrees_with_one_id_at_a_time():
+    """The binary-search lookup for integer arrays against the dict lookup of get(), on an
+    unsorted vocabulary, with unknown, negative and extreme ids, and after add()."""
+    from recsys_core._vocab import IdVocabulary
+
+    rng = np.random.default_rng(3)
+    vocab = IdVocabulary(rng.choice(10_000, size=500, replace=False))
+    queries = np.concatenate([rng.integers(-50, 10_050, size=2_000), [np.iinfo(np.int64).max, np.iinfo(np.int64).min]])
+    for dtype in (np.int64, np.int32):
+        fast = vocab.lookup(queries.astype(dtype) if dtype is np.int64 else np.clip(queries, -2**31, 2**31 - 1).astype(dtype))
+        slow = [vocab.get(int(q)) for q in (queries if dtype is np.int64 else np.clip(queries, -2**31, 2**31 - 1))]
+        assert fast.tolist() == slow
+    new = int(queries[~np.isin(queries, vocab.ids)][0])
+    index = vocab.add(new)
+    assert vocab.lookup(np.array([new], dtype=np.int64)).tolist() == [index]
