@@ -45,9 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = async_session_factory(engine)
         app.state.read_sessions = async_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
         app.state.registry = ModelRegistry(app.state.sessions)
-        app.state.serving = ServingState(
-            app.state.read_sessions, build_feed(settings), settings.popularity_damping, settings.model_poll_seconds
-        )
+        app.state.serving = ServingState(app.state.read_sessions, build_feed(settings), app.state.registry, settings)
         app.state.dispatcher = build_dispatcher(settings)
         remove_stale_uploads(settings)  # uploads of API processes killed mid-import
         with contextlib.suppress(Exception):
@@ -77,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_error_docs(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, import_limit=settings.max_import_bytes)
-    for module in (health, movies, ratings, training, models, recommendations, stats, dashboard):
+    # Routes are matched in order, one regular expression each: the hot ones go first.
+    for module in (recommendations, ratings, health, movies, training, models, stats, dashboard):
         app.include_router(module.router)
     app.include_router(imports.router)
     return app

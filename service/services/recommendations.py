@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.core.config import Settings
 from service.core.errors import Conflict, NotFound, Unavailable
 from service.schemas.ml import (
     PredictResponse,
@@ -26,8 +25,6 @@ def require_model(registry: ModelRegistry) -> LoadedModel:
 
 
 def recommend(
-    settings: Settings,
-    registry: ModelRegistry,
     serving: ServingState,
     popularity: PopularityTable,
     user_id: int,
@@ -40,7 +37,7 @@ def recommend(
     table are all held by this process."""
     record = serving.user(user_id)
     rated = record.rated()
-    loaded = registry.current
+    loaded = serving.registry.current
     profile = serving.profile(loaded, record) if loaded else None
     catalogue = serving.catalogue
 
@@ -52,7 +49,7 @@ def recommend(
         new = serving.new_movies(loaded)
         if new.genres and model.predicts_ratings:  # movies the model has not learned: scored from genres
             rated_genres = {m: movie.genres for m, movie in catalogue.get_many(rated).items()}
-            affinities = genre_affinities(rated, rated_genres, settings.genre_prior)
+            affinities = genre_affinities(rated, rated_genres, serving.settings.genre_prior)
             content = content_ratings(loaded, profile, affinities, new.genres, set(rated))
             if content:
                 ranked = model.scores_for_ratings(profile, np.array([r for _, r in content]))
@@ -102,8 +99,8 @@ def recommend(
     )
 
 
-def predict_many(registry: ModelRegistry, serving: ServingState, pairs: list[tuple[int, int]]) -> list[PredictResponse]:
-    loaded = require_model(registry)
+def predict_many(serving: ServingState, pairs: list[tuple[int, int]]) -> list[PredictResponse]:
+    loaded = require_model(serving.registry)
     model = loaded.model
     if not model.predicts_ratings:
         raise Conflict(
@@ -138,13 +135,13 @@ def predict_many(registry: ModelRegistry, serving: ServingState, pairs: list[tup
     return results
 
 
-def similar_movies(registry: ModelRegistry, serving: ServingState, movie_id: int, n: int) -> SimilarMoviesResponse:
+def similar_movies(serving: ServingState, movie_id: int, n: int) -> SimilarMoviesResponse:
     """Neighbours in factor space, or by shared genres for a movie the model has not learned."""
     catalogue = serving.catalogue
     movie = catalogue.get(movie_id)
     if movie is None:
         raise NotFound(f"movie {movie_id} not found", field="movie_id")
-    loaded = registry.current
+    loaded = serving.registry.current
     if loaded is not None and loaded.model.has_item(movie_id):
         ids, sims = loaded.model.similar_items(movie_id, n)
         picked = list(zip(ids.tolist(), sims.tolist(), strict=True))

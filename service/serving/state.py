@@ -22,11 +22,12 @@ from redis import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys_core.recommender import UserProfile
+from service.core.config import Settings
 from service.db import statements
 from service.schemas.health import ServingStatus
 from service.schemas.movies import MoviePublic
 from service.services.catalog import movies_by_id
-from service.services.model_registry import LoadedModel
+from service.services.model_registry import LoadedModel, ModelRegistry
 from service.serving import loader
 from service.serving.catalogue import Catalogue
 from service.serving.feed import KIND_ALL, KIND_MOVIES, KIND_USERS, Change, LocalFeed, RedisFeed
@@ -79,16 +80,17 @@ class NewMovies:
 
 class ServingState:
     def __init__(
-        self, sessions: async_sessionmaker, feed: LocalFeed | RedisFeed, popularity_damping: float,
-        poll_seconds: float = 1.0,
+        self, sessions: async_sessionmaker, feed: LocalFeed | RedisFeed, registry: ModelRegistry, settings: Settings
     ) -> None:
         self._sessions = sessions
-        self._poll_seconds = poll_seconds
+        self.registry = registry  # the active model: served from memory like the rest
+        self.settings = settings
+        self._poll_seconds = settings.model_poll_seconds
         self._generation: int | None = None
         self.feed = feed
         self.users = UserStore()
         self.catalogue = Catalogue()
-        self._damping = popularity_damping
+        self._damping = settings.popularity_damping
         self._popularity: PopularityTable | None = None
         self._popularity_at = 0.0
         self._popularity_task: asyncio.Task | None = None
@@ -254,7 +256,7 @@ class ServingState:
         return known
 
 
-def build_feed(settings) -> LocalFeed | RedisFeed:
+def build_feed(settings: Settings) -> LocalFeed | RedisFeed:
     if settings.worker_mode == "inprocess":
         return LocalFeed()
     return RedisFeed(settings.redis_url, settings.broker_timeout_seconds)

@@ -181,7 +181,15 @@ def compact(rows: Rows, overlay: dict[int, tuple[np.ndarray, np.ndarray]]) -> Ro
 def movie_totals(rows: Rows, overlay: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(movie ids, rating counts, rating sums) over every user's current ratings."""
     kept = rows.without(np.fromiter(overlay, np.int64, len(overlay))) if overlay else rows
-    movies = np.concatenate([kept.movies.astype(np.int64), *(m for m, _ in overlay.values())])
-    values = np.concatenate([kept.ratings.astype(np.float64), *(v for _, v in overlay.values())])
+    parts = [(kept.movies, kept.ratings), *overlay.values()]
+    top = max((int(m.max()) for m, _ in parts if len(m)), default=-1)
+    if 0 <= min((int(m.min()) for m, _ in parts if len(m)), default=0) and top < 50_000_000:
+        # Movie ids are small integers in practice: count by id, no sort, no copies.
+        counts = sum(np.bincount(m, minlength=top + 1) for m, _ in parts)
+        sums = sum(np.bincount(m, weights=v, minlength=top + 1) for m, v in parts)
+        ids = np.flatnonzero(counts)
+        return ids, counts[ids], sums[ids]
+    movies = np.concatenate([m.astype(np.int64) for m, _ in parts])
+    values = np.concatenate([v.astype(np.float64) for _, v in parts])
     ids, codes = np.unique(movies, return_inverse=True)
     return ids, np.bincount(codes, minlength=len(ids)), np.bincount(codes, weights=values, minlength=len(ids))

@@ -143,3 +143,9 @@ def test_the_catalogue_follows_renames_and_genre_changes():
     assert catalogue.known([1, 2, 3]) == {1, 2}
     catalogue.put([])
     assert catalogue.generation == generation + 1  # nothing changed, nothing to rebuild
+
+
+def test_movie_totals_take_huge_and_negative_ids_too():
+    reference = {1: {2**62: 4.0, -3: 2.0}, 2: {2**62: 5.0}}
+    ids, counts, sums = movie_totals(*UserStore(_rows_of(reference)).overlay_snapshot())
+    assert ids.tolist() == [-3, 2**62] and counts.tolist() == [1, 2] and sums.tolist() == [2.0, 9.0]

@@ -35,8 +35,6 @@ TopN = Annotated[int, Query(ge=1, le=100)]
 @router.get("/recommendations/{user_id}", response_model=RecommendationsResponse, dependencies=[ReaderKey])
 async def get_recommendations(
     user_id: UserId,
-    settings: SettingsDep,
-    registry: RegistryDep,
     serving: ServingDep,
     n: TopN = 10,
     explain: bool = False,
@@ -49,7 +47,7 @@ async def get_recommendations(
     wanted = [g.strip() for g in genres.split(",") if g.strip()] if genres else None
     popularity = await serving.popularity()
     return json_response(
-        recommendations.recommend(settings, registry, serving, popularity, user_id, n, genres=wanted, explain=explain)
+        recommendations.recommend(serving, popularity, user_id, n, genres=wanted, explain=explain)
     )
 
 
@@ -59,9 +57,9 @@ async def get_recommendations(
     dependencies=[ReaderKey],
     responses={**NotFound.openapi(), **Unavailable.openapi()},
 )
-async def predict(body: PredictRequest, registry: RegistryDep, serving: ServingDep) -> Response:
+async def predict(body: PredictRequest, serving: ServingDep) -> Response:
     """The active model's predicted rating of a movie by a user."""
-    return json_response(recommendations.predict_many(registry, serving, [(body.user_id, body.movie_id)])[0])
+    return json_response(recommendations.predict_many(serving, [(body.user_id, body.movie_id)])[0])
 
 
 @router.post(
@@ -70,10 +68,10 @@ async def predict(body: PredictRequest, registry: RegistryDep, serving: ServingD
     dependencies=[ReaderKey],
     responses={**NotFound.openapi(), **Unavailable.openapi()},
 )
-async def predict_batch(body: PredictBatchRequest, registry: RegistryDep, serving: ServingDep) -> Response:
+async def predict_batch(body: PredictBatchRequest, serving: ServingDep) -> Response:
     """Predicted ratings for many (user, movie) pairs from one model version."""
     pairs = [(p.user_id, p.movie_id) for p in body.pairs]
-    predictions = recommendations.predict_many(registry, serving, pairs)
+    predictions = recommendations.predict_many(serving, pairs)
     first = predictions[0]
     return json_response(PredictBatchResponse.model_construct(
         model_version=first.model_version, model_type=first.model_type, predictions=predictions
@@ -108,6 +106,6 @@ async def explain(
     dependencies=[ReaderKey],
     responses=NotFound.openapi(),
 )
-async def similar(movie_id: MovieId, registry: RegistryDep, serving: ServingDep, n: TopN = 10) -> Response:
+async def similar(movie_id: MovieId, serving: ServingDep, n: TopN = 10) -> Response:
     """Movies most like this one: in factor space, or by genres for a movie the model has not learned."""
-    return json_response(recommendations.similar_movies(registry, serving, movie_id, n))
+    return json_response(recommendations.similar_movies(serving, movie_id, n))
