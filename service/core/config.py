@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     drift_margin: float = Field(default=0.1, ge=0, le=10, description="Live RMSE above holdout RMSE by this flags drift.")
     drift_min_ratings: int = Field(default=50, ge=1, description="Live ratings needed before drift can be flagged.")
     genre_prior: float = Field(default=5.0, ge=0, description="Shrinkage of genre affinities for new movies.")
+    response_cache_entries: int = Field(
+        default=20_000, ge=0, le=10_000_000,
+        description="Rendered recommendation lists each API process keeps (about 2 KB each); 0 turns the cache off.",
+    )
 
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest JSON request body.")
     max_import_bytes: int = Field(default=512 * 2**20, ge=1024, description="Largest MovieLens archive upload.")

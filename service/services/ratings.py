@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import cache, partial
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,8 +18,15 @@ from service.db.models import Rating
 from service.schemas.ratings import RatingCreate, RatingPublic
 
 
-def _upsert(session: AsyncSession):
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+@cache
+def _upsert_statement(dialect: str):
+    """Built once per dialect: constructing an upsert (its ``excluded`` columns) costs
+    more Python than executing it."""
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Rating)
+    return upsert.on_conflict_do_update(
+        index_elements=[Rating.user_id, Rating.movie_id],
+        set_={"rating": upsert.excluded.rating, "timestamp": upsert.excluded.timestamp},
+    )
 
 
 def check_rating(settings: Settings, payload: RatingCreate, now: float, field_of: Callable[[str], str]) -> None:
@@ -51,14 +58,7 @@ async def write(session: AsyncSession, ratings: Sequence[RatingPublic]) -> None:
     """Upsert in the caller's transaction, in the order given: callers pass key order,
     as the archive import writes, so two writers of overlapping rows take their row
     locks in the same order and cannot deadlock."""
-    upsert = _upsert(session)(Rating)
-    await session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[Rating.user_id, Rating.movie_id],
-            set_={"rating": upsert.excluded.rating, "timestamp": upsert.excluded.timestamp},
-        ),
-        [r.model_dump() for r in ratings],
-    )
+    await session.execute(_upsert_statement(session.bind.dialect.name), [r.model_dump() for r in ratings])
 
 
 def _field(prefix: str, index: int, name: str) -> str:

@@ -22,9 +22,10 @@ import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import BigInteger, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +48,17 @@ _stripes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyn
 )
 
 
+@cache
+def _state_upsert(dialect: str):
+    """Built once per dialect (see ratings._upsert_statement)."""
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(UserState)
+    replace = {name: upsert.excluded[name] for name in ("model_version", "state", "n_ratings", "revision", "updated_at")}
+    return upsert.on_conflict_do_update(index_elements=[UserState.user_id], set_=replace)
+
+
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
 def user_lock_stripes(user_ids: Iterable[int]) -> list[int]:
     """The lock stripes of these users, in the order every writer takes them (the
     advisory lock key of a stripe is ``USER_LOCK_BASE + stripe``)."""
@@ -65,7 +77,7 @@ async def _lock_users(session: AsyncSession, user_ids: Iterable[int]) -> None:
     stripes = user_lock_stripes(user_ids)
     if session.bind.dialect.name == "postgresql":
         for stripe in stripes:
-            await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_BASE + stripe)))
+            await session.execute(_ADVISORY_LOCK, {"key": USER_LOCK_BASE + stripe})
         return
     locks = _stripes_by_loop.setdefault(
         asyncio.get_running_loop(), [asyncio.Lock() for _ in range(LOCK_STRIPES)]
@@ -199,9 +211,7 @@ async def _store_states(
         for k, user_id in enumerate(user_ids)
     ]
     now = utcnow()
-    upsert = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(UserState)
-    replace = {name: upsert.excluded[name] for name in ("model_version", "state", "n_ratings", "revision", "updated_at")}
-    await session.execute(upsert.on_conflict_do_update(index_elements=[UserState.user_id], set_=replace), [
+    await session.execute(_state_upsert(session.bind.dialect.name), [
         {"user_id": r.user_id, "model_version": version, "state": r.state.tobytes(), "n_ratings": len(r.movies),
          "revision": r.revision, "updated_at": now}
         for r in records

@@ -24,6 +24,21 @@ def require_model(registry: ModelRegistry) -> LoadedModel:
     return registry.current
 
 
+def recommendations_json(
+    serving: ServingState, popularity: PopularityTable, user_id: int, n: int, *,
+    genres: list[str] | None = None, explain: bool = False,
+) -> bytes:
+    """The rendered list, from the cache while nothing it depends on changed."""
+    key = (user_id, n, explain, tuple(genres) if genres else None)
+    stamp = serving.stamp(user_id, popularity)
+    body = serving.rendered.get(key, stamp)
+    if body is None:
+        response = recommend(serving, popularity, user_id, n, genres=genres, explain=explain)
+        body = response.__pydantic_serializer__.to_json(response)
+        serving.rendered.put(key, stamp, body)
+    return body
+
+
 def recommend(
     serving: ServingState,
     popularity: PopularityTable,

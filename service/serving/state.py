@@ -31,6 +31,7 @@ from service.services.model_registry import LoadedModel, ModelRegistry
 from service.serving import loader
 from service.serving.catalogue import Catalogue
 from service.serving.feed import KIND_ALL, KIND_MOVIES, KIND_USERS, Change, LocalFeed, RedisFeed
+from service.serving.rendered import RenderedCache
 from service.serving.users import UserRecord, UserStore, compact, movie_totals
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,7 @@ class ServingState:
         self._popularity_task: asyncio.Task | None = None
         self._new_movies: NewMovies | None = None
         self._tasks: list[asyncio.Task] = []
-        self._refetch_users: set[int] = set()
-        self._refetch_movies: set[int] = set()
+        self.rendered = RenderedCache(settings.response_cache_entries)
         self.loaded_at: float | None = None
         self.resyncs = 0
 
@@ -195,6 +195,13 @@ class ServingState:
 
     def user(self, user_id: int) -> UserRecord:
         return self.users.get(user_id)
+
+    def stamp(self, user_id: int, popularity: PopularityTable) -> tuple[object, ...]:
+        """What a user's recommendations are computed from, for the rendered cache."""
+        loaded = self.registry.current
+        users = self.users
+        return (users.stamp(user_id), loaded.version if loaded else None, self.catalogue.generation,
+                id(popularity) if users.get_count(user_id) == 0 else None)
 
     def profile(self, loaded: LoadedModel, record: UserRecord) -> UserProfile | None:
         """The user's profile under the active version.

@@ -13,6 +13,7 @@ written in place, so a thread may read a snapshot while the loop goes on.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ import numpy as np
 STATE_DTYPE = np.float64
 RATING_DTYPE = np.float32  # rating scales are a few decimals wide: exact enough, half the bytes
 MIN_OVERLAY_TO_COMPACT = 20_000
+_stamps = itertools.count(1)  # process-wide, so a reloaded store never reuses a stamp
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,13 @@ class UserStore:
         self._states: dict[int, _State] = {
             r.user_id: _State(r.state_version, r.state, r.revision) for r in states if r.state is not None
         }
+        self._loaded_stamp = next(_stamps)
+        self._changed_stamps: dict[int, int] = {}
+
+    def stamp(self, user_id: int) -> int:
+        """Changes whenever what this store holds for the user changes (a put, or a
+        reload into a new store): what is derived from a user can be cached by it."""
+        return self._changed_stamps.get(user_id, self._loaded_stamp)
 
     def get(self, user_id: int) -> UserRecord:
         """The user as this process knows them; an unknown user has no ratings and no state."""
@@ -110,6 +119,11 @@ class UserStore:
             state.revision if state else 0,
         )
 
+    def get_count(self, user_id: int) -> int:
+        """How many ratings the user has (cheaper than ``get``)."""
+        ratings = self._overlay.get(user_id) or self._rows.row(user_id)
+        return len(ratings[0]) if ratings is not None else 0
+
     def revision(self, user_id: int) -> int:
         state = self._states.get(user_id)
         return state.revision if state else 0
@@ -120,6 +134,7 @@ class UserStore:
         if record.revision and record.revision <= self.revision(record.user_id):
             return False
         self._overlay[record.user_id] = (record.movies.astype(np.int64), record.ratings.astype(np.float64))
+        self._changed_stamps[record.user_id] = next(_stamps)
         if record.state is not None:
             self._states[record.user_id] = _State(record.state_version, record.state, record.revision)
         else:

@@ -46,9 +46,8 @@ async def get_recommendations(
     """Top-n unseen movies for a user; a user without ratings gets the popularity fallback."""
     wanted = [g.strip() for g in genres.split(",") if g.strip()] if genres else None
     popularity = await serving.popularity()
-    return json_response(
-        recommendations.recommend(serving, popularity, user_id, n, genres=wanted, explain=explain)
-    )
+    body = recommendations.recommendations_json(serving, popularity, user_id, n, genres=wanted, explain=explain)
+    return Response(body, media_type="application/json")
 
 
 @router.post(
