@@ -6,7 +6,7 @@ import commits, each changed user is re-solved from all their stored ratings aga
 the active model and their state is written, as a rating posted to the API would.
 
 This runs in short transactions of a few hundred users, each holding the same
-per-user locks as the rating path (realtime._lock_users), so a rating posted during
+per-user locks as the rating path (user_writes.lock_and_read), so a rating posted during
 the import is either seen by the solve or folded after it, never lost between the
 two. The price: if the process dies between the import's commit and the end of the
 refold, the users not yet refolded keep a stale vector until their next rating or the
@@ -30,7 +30,7 @@ from recsys_core.types import load_model
 from service.db import statements
 from service.db.models import ModelArtifact, Rating, UserState, utcnow
 from service.db.session import sync_session
-from service.services.realtime import USER_LOCK_BASE, user_lock_stripes
+from service.services.user_writes import USER_LOCK_BASE, user_lock_stripes
 from service.serving.users import STATE_DTYPE
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _active_model(session: Session) -> tuple[int, Recommender] | None:
 
 
 def _lock_users(session: Session, user_ids: Sequence[int]) -> None:
-    """The advisory locks realtime._lock_users takes for these users, in its order."""
+    """The advisory locks user_writes.lock_and_read takes for these users, in its order."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite has one writer at a time, and a writer that read before our commit fails
     for stripe in user_lock_stripes(user_ids):

@@ -10,81 +10,30 @@ SQLite), and each reads the user's ratings from the database under that lock, so
 state is solved from exactly what is stored. After the commit the writing process
 serves the user as written, and the change feed tells every other process.
 
-A write costs a fixed number of statements however many users a batch names: the
-lock, the users' ratings and states, the rating upsert, the prequential predictions
-and the state upsert.
+A write costs a fixed number of round trips however many users a batch names: on
+PostgreSQL, one to lock and read the users and one for all the writes, then the commit
+(see user_writes).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from functools import cache
+from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import BigInteger, bindparam, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.config import Settings
 from service.core.errors import NotFound
-from service.db.hooks import after_commit, at_transaction_end
-from service.db.models import LivePrediction, UserState, utcnow
+from service.db.hooks import after_commit
+from service.db.models import utcnow
 from service.schemas.ratings import FoldInResult, RatingCreate, RatingPublic
 from service.services import ratings as rating_store
+from service.services import user_writes
 from service.services.model_registry import LoadedModel, ModelRegistry
-from service.serving.loader import fetch_users
 from service.serving.state import ServingState
 from service.serving.users import STATE_DTYPE, UserRecord
-
-LOCK_STRIPES = 64
-USER_LOCK_BASE = 0x7573_6572 << 32  # advisory keys USER_LOCK_BASE + stripe: apart from the versions lock
-_stripes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-@cache
-def _state_upsert(dialect: str):
-    """Built once per dialect (see ratings._upsert_statement)."""
-    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(UserState)
-    replace = {name: upsert.excluded[name] for name in ("model_version", "state", "n_ratings", "revision", "updated_at")}
-    return upsert.on_conflict_do_update(index_elements=[UserState.user_id], set_=replace)
-
-
-_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
-
-
-def user_lock_stripes(user_ids: Iterable[int]) -> list[int]:
-    """The lock stripes of these users, in the order every writer takes them (the
-    advisory lock key of a stripe is ``USER_LOCK_BASE + stripe``)."""
-    return sorted({user_id % LOCK_STRIPES for user_id in user_ids})
-
-
-async def _lock_users(session: AsyncSession, user_ids: Iterable[int]) -> None:
-    """Serialize writers of the same user until this transaction ends.
-
-    Users hash onto a fixed number of stripes, so a transaction holds at most
-    ``LOCK_STRIPES`` locks however many users a batch names (a lock per user exhausted
-    PostgreSQL's shared lock table), taken in a fixed order so batches cannot deadlock.
-    PostgreSQL: transaction-scoped advisory locks, shared by every process. The embedded
-    SQLite runs in one process: asyncio locks, released by the session dependency when
-    the transaction ends."""
-    stripes = user_lock_stripes(user_ids)
-    if session.bind.dialect.name == "postgresql":
-        for stripe in stripes:
-            await session.execute(_ADVISORY_LOCK, {"key": USER_LOCK_BASE + stripe})
-        return
-    locks = _stripes_by_loop.setdefault(
-        asyncio.get_running_loop(), [asyncio.Lock() for _ in range(LOCK_STRIPES)]
-    )
-    for stripe in stripes:
-        await locks[stripe].acquire()
-        at_transaction_end(session, locks[stripe].release)
 
 
 async def rate(
@@ -101,10 +50,8 @@ async def rate(
     latest = rating_store.checked(settings, payloads, field_prefix)
     await _require_movies(session, serving, payloads, field_prefix)
     user_ids = sorted({user_id for user_id, _ in latest})
-    await _lock_users(session, user_ids)
-    before = {r.user_id: r for r in await fetch_users(session, user_ids)}
+    before = await user_writes.lock_and_read(session, user_ids)
     replaced = {(u, m) for u, m in latest if m in before[u].rated()}
-    await rating_store.write(session, [latest[pair] for pair in sorted(latest)])
 
     by_user: defaultdict[int, list[RatingPublic]] = defaultdict(list)
     for rating in latest.values():
@@ -112,14 +59,16 @@ async def rate(
     after = {u: {**before[u].rated(), **{r.movie_id: r.rating for r in new}} for u, new in by_user.items()}
     loaded = registry.current
     predictions = _predictions_before(loaded, serving, before, by_user) if loaded is not None else {}
-    if predictions:
-        await session.execute(insert(LivePrediction), [
-            {"user_id": r.user_id, "movie_id": r.movie_id, "model_version": loaded.version,
-             "predicted": p, "actual": r.rating, "created_at": utcnow()}
-            for user_id, new in by_user.items()
-            for r, p in zip(new, predictions[user_id], strict=True)
-        ])
-    latency = await _store_states(session, serving, loaded, before, after)
+    states, latency = _solve(loaded, before, after)
+    await user_writes.write(
+        session,
+        [latest[pair] for pair in sorted(latest)],  # key order, as the archive import writes
+        [(r.user_id, r.movie_id, p, r.rating) for u, new in by_user.items() for r, p in zip(new, predictions.get(u, ()), strict=False)],
+        loaded.version if loaded is not None else None,
+        states,
+        utcnow(),
+    )
+    _serve_after_commit(session, serving, states)
     results = {
         user_id: FoldInResult(
             model_version=loaded.version if loaded else None, folded_in=loaded is not None,
@@ -134,14 +83,15 @@ async def rate(
 async def unrate(
     session: AsyncSession, registry: ModelRegistry, serving: ServingState, user_id: int, movie_id: int
 ) -> FoldInResult:
-    await _lock_users(session, [user_id])
-    (before,) = await fetch_users(session, [user_id])
-    rated = before.rated()
+    before = await user_writes.lock_and_read(session, [user_id])
+    rated = before[user_id].rated()
     if rated.pop(movie_id, None) is None:
         raise NotFound(f"user {user_id} has not rated movie {movie_id}", field="movie_id")
     await rating_store.delete_rating(session, user_id, movie_id)
     loaded = registry.current
-    latency = await _store_states(session, serving, loaded, {user_id: before}, {user_id: rated})
+    states, latency = _solve(loaded, before, {user_id: rated})
+    await user_writes.write_states(session, loaded.version if loaded is not None else None, states, utcnow())
+    _serve_after_commit(session, serving, states)
     if loaded is None:
         return FoldInResult(model_version=None, folded_in=False)
     return FoldInResult(model_version=loaded.version, folded_in=True, latency_ms=latency)
@@ -182,17 +132,12 @@ def _predictions_before(
     return {u: values[bounds[k] : bounds[k + 1]].tolist() for k, u in enumerate(users)}
 
 
-async def _store_states(
-    session: AsyncSession,
-    serving: ServingState,
-    loaded: LoadedModel | None,
-    before: dict[int, UserRecord],
-    after: dict[int, dict[int, float]],
-) -> float:
-    """Solve the users from their ratings as written (one vectorized solve), store their
-    states with the next revision, and serve them so once the transaction commits.
-    Without an active model the state is empty and tagged with no version. Returns the
-    solve's latency in ms."""
+def _solve(
+    loaded: LoadedModel | None, before: dict[int, UserRecord], after: dict[int, dict[int, float]]
+) -> tuple[list[UserRecord], float]:
+    """The users as they will be stored: their ratings as written and the state solved
+    from them (one vectorized solve), with the next revision. Without an active model
+    the state is empty and tagged with no version. Also returns the solve's latency in ms."""
     user_ids = list(after)
     rows = np.repeat(np.arange(len(user_ids)), [len(after[u]) for u in user_ids])
     movies = np.fromiter((m for u in user_ids for m in sorted(after[u])), dtype=np.int64, count=len(rows))
@@ -210,15 +155,11 @@ async def _store_states(
                    solved[k].copy(), before[user_id].revision + 1)
         for k, user_id in enumerate(user_ids)
     ]
-    now = utcnow()
-    await session.execute(_state_upsert(session.bind.dialect.name), [
-        {"user_id": r.user_id, "model_version": version, "state": r.state.tobytes(), "n_ratings": len(r.movies),
-         "revision": r.revision, "updated_at": now}
-        for r in records
-    ])
+    return records, latency
 
+
+def _serve_after_commit(session: AsyncSession, serving: ServingState, records: list[UserRecord]) -> None:
     async def serve_as_written(_: AsyncSession) -> None:
         await serving.users_written(records)
 
     after_commit(session, serve_as_written)
-    return latency

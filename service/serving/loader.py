@@ -26,7 +26,7 @@ async def load_users(session: AsyncSession) -> UserStore:
     states = await session.execute(
         select(UserState.user_id, UserState.model_version, UserState.state, UserState.revision)
     )
-    return UserStore(rows, (_record(u, None, v, s, r) for u, v, s, r in states))
+    return UserStore(rows, (record_of(u, None, v, s, r) for u, v, s, r in states))
 
 
 async def _load_rows(session: AsyncSession) -> Rows:
@@ -70,10 +70,10 @@ async def fetch_users(session: AsyncSession, user_ids: Sequence[int]) -> list[Us
             rated[user_id].append((movie_id, rating))
         for user_id, version, state, revision in await session.execute(_STATES_OF, chunk):
             states[user_id] = (version, state, revision)
-    return [_record(u, sorted(rated[u]), *states.get(u, (None, None, 0))) for u in user_ids]
+    return [record_of(u, sorted(rated[u]), *states.get(u, (None, None, 0))) for u in user_ids]
 
 
-def _record(
+def record_of(
     user_id: int, rated: list[tuple[int, float]] | None, version: int | None, state: bytes | None, revision: int
 ) -> UserRecord:
     pairs = rated or []
