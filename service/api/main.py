@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from service.api.cached_reads import CachedReadsMiddleware
 from service.api.limits import BodyLimitMiddleware
 from service.api.openapi import install_error_docs
 from service.api.routes import (
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_error_docs(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, import_limit=settings.max_import_bytes)
+    app.add_middleware(CachedReadsMiddleware)  # added last: runs first
     # Routes are matched in order, one regular expression each: the hot ones go first.
     for module in (recommendations, ratings, health, movies, training, models, stats, dashboard):
         app.include_router(module.router)

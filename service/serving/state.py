@@ -235,6 +235,10 @@ class ServingState:
         assert self._popularity is not None
         return self._popularity
 
+    def current_popularity(self) -> PopularityTable | None:
+        """The table as it is, without waiting for a rebuild (None before the first)."""
+        return self._popularity
+
     async def _rebuild_popularity(self) -> None:
         self._popularity_at = time.monotonic()
         rows, overlay = self.users.overlay_snapshot()
