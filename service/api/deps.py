@@ -11,13 +11,13 @@ from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.config import Settings
-from service.core.errors import Conflict, Forbidden, Unauthorized
-from service.db.hooks import AFTER_COMMIT, TRANSACTION_END
+from service.core.errors import Forbidden, Unauthorized
+from service.db.transaction import transaction
 from service.services.model_registry import ModelRegistry
+from service.services.rating_batcher import RatingBatcher
 from service.serving.state import ServingState
 from service.training.dispatch import JobDispatcher
 
@@ -36,23 +36,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: commit on success, roll back on error, then release
-    what was held for the transaction and run what waited for the commit (queueing jobs)."""
-    async with request.app.state.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except IntegrityError as exc:
-            await session.rollback()
-            raise Conflict("the change conflicts with data written at the same time; retry") from exc
-        except BaseException:
-            await session.rollback()
-            raise
-        finally:
-            for release in session.info.pop(TRANSACTION_END, []):
-                release()
-        for callback in session.info.pop(AFTER_COMMIT, []):
-            await callback(session)
+    """One transaction per request (see db.transaction.transaction)."""
+    async with transaction(request.app.state.sessions) as session:
+        yield session
 
 
 # scope="function": the exit code (commit, then dispatch) runs when the endpoint returns,
@@ -82,6 +68,13 @@ async def get_serving(request: Request) -> ServingState:
 
 
 ServingDep = Annotated[ServingState, Depends(get_serving)]
+
+
+async def get_rating_batcher(request: Request) -> RatingBatcher:
+    return request.app.state.rating_batcher
+
+
+RatingBatcherDep = Annotated[RatingBatcher, Depends(get_rating_batcher)]
 
 
 async def get_dispatcher(request: Request) -> JobDispatcher:

@@ -28,6 +28,7 @@ from service.core.errors import install_error_handlers
 from service.db.session import async_session_factory, build_async_engine
 from service.services.import_uploads import remove_stale_uploads
 from service.services.model_registry import ModelRegistry
+from service.services.rating_batcher import RatingBatcher
 from service.serving.state import ServingState, build_feed
 from service.training.dispatch import build_dispatcher
 from service.training.reaper import reap_forever
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_sessions = async_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
         app.state.registry = ModelRegistry(app.state.sessions)
         app.state.serving = ServingState(app.state.read_sessions, build_feed(settings), app.state.registry, settings)
+        app.state.rating_batcher = RatingBatcher(app.state.sessions, app.state.serving)
         app.state.dispatcher = build_dispatcher(settings)
         remove_stale_uploads(settings)  # uploads of API processes killed mid-import
         with contextlib.suppress(Exception):

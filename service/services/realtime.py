@@ -48,7 +48,7 @@ async def rate(
     """Store ratings, record the prequential predictions, fold each user in once.
     Returns the stored ratings, the (user, movie) pairs they replaced and each user's fold-in."""
     latest = rating_store.checked(settings, payloads, field_prefix)
-    await _require_movies(session, serving, payloads, field_prefix)
+    await require_movies(serving, payloads, field_prefix)
     user_ids = sorted({user_id for user_id, _ in latest})
     before = await user_writes.lock_and_read(session, user_ids)
     replaced = {(u, m) for u, m in latest if m in before[u].rated()}
@@ -97,10 +97,8 @@ async def unrate(
     return FoldInResult(model_version=loaded.version, folded_in=True, latency_ms=latency)
 
 
-async def _require_movies(
-    session: AsyncSession, serving: ServingState, payloads: Sequence[RatingCreate], field_prefix: str
-) -> None:
-    known = await serving.known_movies(session, (p.movie_id for p in payloads))
+async def require_movies(serving: ServingState, payloads: Sequence[RatingCreate], field_prefix: str = "") -> None:
+    known = await serving.known_movies(p.movie_id for p in payloads)
     for index, payload in enumerate(payloads):
         if payload.movie_id not in known:
             field = f"{field_prefix}[{index}].movie_id" if field_prefix else "movie_id"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from redis import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from recsys_core.recommender import UserProfile
 from service.core.config import Settings
@@ -255,13 +255,14 @@ class ServingState:
             cached = self._new_movies = NewMovies(loaded.version, self.catalogue.generation, genres)
         return cached
 
-    async def known_movies(self, session: AsyncSession, movie_ids: Iterable[int]) -> set[int]:
+    async def known_movies(self, movie_ids: Iterable[int]) -> set[int]:
         """Movies that exist; the database is asked only about those this process has
         not heard of (created through another process a moment ago)."""
         ids = set(movie_ids)
         known = self.catalogue.known(ids)
         if missing := ids - known:
-            found = await movies_by_id(session, missing)
+            async with self._sessions() as session:
+                found = await movies_by_id(session, missing)
             self.catalogue.put(found.values())
             known |= set(found)
         return known

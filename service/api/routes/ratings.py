@@ -5,6 +5,7 @@ from fastapi import APIRouter, Response, status
 from service.api.deps import (
     ClientKey,
     KeyFirstRoute,
+    RatingBatcherDep,
     ReaderKey,
     ReadSessionDep,
     RegistryDep,
@@ -35,13 +36,9 @@ router = APIRouter(tags=["ratings"], route_class=KeyFirstRoute)
     dependencies=[ClientKey],
     responses={**NotFound.openapi(), **InvalidInput.openapi()},
 )
-async def post_rating(
-    body: RatingCreate, session: SessionDep, settings: SettingsDep, registry: RegistryDep, serving: ServingDep
-) -> Response:
+async def post_rating(body: RatingCreate, ratings_writer: RatingBatcherDep) -> Response:
     """Store one rating (a re-rating replaces the old one) and fold the user in at once."""
-    stored, replaced, folded = await realtime.rate(session, settings, registry, serving, [body])
-    accepted = RatingAccepted(rating=stored[0], replaced=bool(replaced), fold_in=folded[body.user_id])
-    return json_response(accepted, status.HTTP_201_CREATED)
+    return json_response(await ratings_writer.rate(body), status.HTTP_201_CREATED)
 
 
 @router.post(
