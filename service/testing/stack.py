@@ -51,16 +51,18 @@ class Stack:
         return subprocess.run([str(BIN / "recsys"), *args], env=self.env, cwd=self.log_dir, capture_output=True,
                               text=True, timeout=timeout, check=False)
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen:
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen([str(BIN / "recsys"), *args], env=self.env, cwd=self.log_dir, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen([str(BIN / "recsys"), *args], env={**self.env, **(env or {})}, cwd=self.log_dir,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
         return process
 
-    def start_api(self, workers: int = 1) -> str:
+    def start_api(self, workers: int = 1, env: dict[str, str] | None = None) -> str:
+        """One more ``recsys serve`` (``env``: settings of its own on top of the stack's)."""
         port = free_port()
-        self.spawn(f"api-{port}", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers))
+        self.spawn(f"api-{port}", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   env=env)
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(url + "/health"), 60, f"uvicorn on {port}")
         self.api_urls.append(url)
