@@ -8,6 +8,7 @@ through another replica a moment ago) is simply not in it; writers that must kno
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -15,12 +16,14 @@ import numpy as np
 
 from service.schemas.movies import MoviePublic
 
+_generations = itertools.count(1)  # process-wide: a reloaded catalogue never repeats a generation
+
 
 class Catalogue:
     def __init__(self, movies: Iterable[MoviePublic] = ()) -> None:
         self._movies: dict[int, MoviePublic] = {}
         self._by_genre: defaultdict[str, set[int]] = defaultdict(set)
-        self.generation = 0  # counts changes, so what is derived from the catalogue knows when to rebuild
+        self.generation = next(_generations)  # moves on every change: what is derived from it knows to rebuild
         self.put(movies)
 
     def put(self, movies: Iterable[MoviePublic]) -> None:
@@ -33,7 +36,8 @@ class Catalogue:
             self._movies[movie.id] = movie
             for genre in movie.genres:
                 self._by_genre[genre.lower()].add(movie.id)
-        self.generation += changed
+        if changed:
+            self.generation = next(_generations)
 
     def get(self, movie_id: int) -> MoviePublic | None:
         return self._movies.get(movie_id)
