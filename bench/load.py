@@ -272,6 +272,11 @@ def _warm(url: str, rng: random.Random) -> None:
             client.get(f"/api/ml/recommendations/{rng.randint(1, N_USERS)}?n=10")
 
 
+def _recs_phase(url: str, rng: random.Random, args: argparse.Namespace) -> Run:
+    return run_load(url, lambda i: _recs_request(rng), connections=args.connections, duration=args.recs_seconds,
+                    max_requests=args.max_requests)
+
+
 def measure(stack: Stack, args: argparse.Namespace) -> dict[str, object]:
     with httpx.Client(base_url=stack.api_urls[0], timeout=30) as client:
         version = train(client)
@@ -297,14 +302,7 @@ def measure(stack: Stack, args: argparse.Namespace) -> dict[str, object]:
             max_requests=args.max_requests,
         )
         phases.append(summarize("GET /health", workers, run))
-        run = run_load(
-            url,
-            lambda i: _recs_request(rng),
-            connections=args.connections,
-            duration=args.recs_seconds,
-            max_requests=args.max_requests,
-        )
-        phases.append(summarize("GET /api/ml/recommendations/{user}?n=10", workers, run))
+        phases.append(summarize("GET /api/ml/recommendations/{user}?n=10", workers, _recs_phase(url, rng, args)))
         if use_wrk:
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
                 lua.write(_WRK_RECS_LUA)
@@ -352,14 +350,7 @@ def measure(stack: Stack, args: argparse.Namespace) -> dict[str, object]:
             with httpx.Client(base_url=url, timeout=30) as client:
                 wait_for_version(client, version, time.monotonic() + 60)
             _warm(url, rng)
-            run = run_load(
-                url,
-                lambda i: _recs_request(rng),
-                connections=args.connections,
-                duration=args.recs_seconds,
-                max_requests=args.max_requests,
-            )
-            phases.append(summarize(UNCACHED, workers, run))
+            phases.append(summarize(UNCACHED, workers, _recs_phase(url, rng, args)))
             stack.stop(stack.processes[-1])
     return {"phases": phases, "integrity": mixed, "wrk": wrk_rows, "busy_elsewhere": busy}
 

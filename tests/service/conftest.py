@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from recsys_core.data import load_movielens
 from service.core.config import get_settings
 from service.db.session import sync_session_factory
-from tests.scenario import ADMIN, CLIENT
+from service.importer import import_dataset
+from tests.scenario import ADMIN, CLIENT, FAST, train, wait_for_active
 
 
 @pytest.fixture
@@ -47,3 +49,13 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@pytest.fixture
+async def trained_app(app, client, settings_env, ml100k_dir):
+    """ml-100k imported behind the API's back (then reloaded), a fast model active."""
+    import_dataset(load_movielens(ml100k_dir))
+    await app.state.serving.reload()
+    job = await train(client, FAST)
+    await wait_for_active(client, job["model_version"])
+    return app, client

@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from recsys_core.data import load_movielens
-from service.importer import import_dataset
 from tests.scenario import CLIENT, FAST, train, wait_for_active
 
 
-@pytest.fixture
-async def trained(app, client, settings_env, ml100k_dir):
-    import_dataset(load_movielens(ml100k_dir))
-    await app.state.serving.reload()
-    job = await train(client, FAST)
-    await wait_for_active(client, job["model_version"])
-    return app, client
-
-
-async def test_a_cached_list_is_the_computed_one_until_something_it_depends_on_changes(trained):
-    app, client = trained
+async def test_a_cached_list_is_the_computed_one_until_something_it_depends_on_changes(trained_app):
+    app, client = trained_app
     cache = app.state.serving.rendered
     first = await client.get("/api/ml/recommendations/7")
     hits, early = cache.hits, cache.served_early
@@ -68,8 +57,8 @@ async def test_a_cached_list_is_the_computed_one_until_something_it_depends_on_c
     ("/api/ml/recommendations/7?n=10&n=5", None),
     ("/api/ml/recommendations/7?n=0", None),  # FastAPI's 422
 ])
-async def test_other_spellings_go_to_fastapi_and_get_its_answer(trained, path, same_as):
-    app, client = trained
+async def test_other_spellings_go_to_fastapi_and_get_its_answer(trained_app, path, same_as):
+    app, client = trained_app
     await client.get("/api/ml/recommendations/7")
     await client.get("/api/ml/recommendations/7?explain=true")
     early = app.state.serving.rendered.served_early
@@ -83,8 +72,8 @@ async def test_other_spellings_go_to_fastapi_and_get_its_answer(trained, path, s
         assert response.status_code == 200
 
 
-async def test_a_cached_list_still_needs_the_key_when_reads_need_one(trained):
-    app, client = trained
+async def test_a_cached_list_still_needs_the_key_when_reads_need_one(trained_app):
+    app, client = trained_app
     app.state.settings.require_key_for_reads = True
     try:
         assert (await client.get("/api/ml/recommendations/9", headers=CLIENT)).status_code == 200

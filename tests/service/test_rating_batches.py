@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import select
 
-from recsys_core.data import load_movielens
 from service.db.models import Rating
-from service.importer import import_dataset
-from tests.scenario import CLIENT, FAST, train, wait_for_active
-
-
-@pytest.fixture
-async def trained(app, client, settings_env, ml100k_dir):
-    import_dataset(load_movielens(ml100k_dir))
-    await app.state.serving.reload()
-    job = await train(client, FAST)
-    await wait_for_active(client, job["model_version"])
-    return app, client
+from tests.scenario import CLIENT
 
 
 def post(client, user: int, movie: int, rating: float):
@@ -33,8 +21,8 @@ async def stored(app) -> dict[tuple[int, int], float]:
         return {(u, m): r for u, m, r in rows}
 
 
-async def test_concurrent_ratings_share_transactions_and_each_gets_its_own_answer(trained):
-    app, client = trained
+async def test_concurrent_ratings_share_transactions_and_each_gets_its_own_answer(trained_app):
+    app, client = trained_app
     batcher = app.state.rating_batcher
     before = batcher.batches
     responses = await asyncio.gather(*(post(client, 70_000 + k, 1 + k, 1.0 + k % 5) for k in range(40)))
@@ -50,8 +38,8 @@ async def test_concurrent_ratings_share_transactions_and_each_gets_its_own_answe
     assert listed["strategy"] == "personalized" and 4 not in [i["movie_id"] for i in listed["items"]]
 
 
-async def test_ratings_of_one_user_at_the_same_time_are_written_one_after_the_other(trained):
-    app, client = trained
+async def test_ratings_of_one_user_at_the_same_time_are_written_one_after_the_other(trained_app):
+    app, client = trained_app
     first, second, third = await asyncio.gather(post(client, 70_100, 5, 2.0), post(client, 70_100, 5, 4.0),
                                                 post(client, 70_100, 6, 3.0))
     assert [r.status_code for r in (first, second, third)] == [201, 201, 201]
@@ -61,8 +49,8 @@ async def test_ratings_of_one_user_at_the_same_time_are_written_one_after_the_ot
     assert {(r["movie_id"], r["rating"]) for r in ratings} == {(5, 4.0), (6, 3.0)}
 
 
-async def test_a_bad_rating_among_good_ones_is_refused_alone(trained):
-    app, client = trained
+async def test_a_bad_rating_among_good_ones_is_refused_alone(trained_app):
+    app, client = trained_app
     responses = await asyncio.gather(
         post(client, 70_200, 1, 5.0), post(client, 70_201, 99_999_999, 5.0), post(client, 70_202, 2, 9.5),
         post(client, 70_203, 3, 3.0),
