@@ -28,7 +28,7 @@ from service.schemas.ml import (
     SimilarUserRating,
 )
 from service.schemas.movies import MoviePublic
-from service.services.model_registry import LoadedModel, ModelRegistry
+from service.services.model_registry import LoadedModel
 from service.services.recommendations import require_model
 from service.serving.state import ServingState
 
@@ -51,11 +51,11 @@ TERM_LABELS = {
 
 
 async def explain(
-    session: AsyncSession, registry: ModelRegistry, serving: ServingState, user_id: int, movie_id: int,
-    top: int = TOP_CONTRIBUTIONS, *, genre_prior: float = 1.0,
+    session: AsyncSession, serving: ServingState, user_id: int, movie_id: int, top: int = TOP_CONTRIBUTIONS
 ) -> ExplanationResponse:
     """The explanation from memory; only the similar users are looked up in the database."""
-    loaded = require_model(registry)
+    loaded = require_model(serving.registry)
+    genre_prior = serving.settings.genre_prior
     movie = serving.catalogue.get(movie_id)
     if movie is None:
         raise NotFound(f"movie {movie_id} not found", field="movie_id")

@@ -8,9 +8,7 @@ from service.api.deps import (
     KeyFirstRoute,
     ReaderKey,
     ReadSessionDep,
-    RegistryDep,
     ServingDep,
-    SettingsDep,
 )
 from service.api.params import MovieId, UserId
 from service.api.responses import json_response
@@ -87,16 +85,12 @@ async def explain(
     user_id: UserId,
     movie_id: MovieId,
     session: ReadSessionDep,
-    registry: RegistryDep,
     serving: ServingDep,
-    settings: SettingsDep,
     top: Annotated[int, Query(ge=1, le=1000, description="How many rated movies to list.")] = 5,
 ) -> ExplanationResponse:
     """Why the model scores this movie as it does for this user: additive terms that sum
     to the score, the rated movies that moved it most, and a sentence naming them."""
-    return await explanations.explain(
-        session, registry, serving, user_id, movie_id, top, genre_prior=settings.genre_prior
-    )
+    return await explanations.explain(session, serving, user_id, movie_id, top)
 
 
 @router.get(
