@@ -84,8 +84,6 @@ def _decode(text: bytes | str) -> list[int]:
 
 
 def _batches(kind: str, ids: Sequence[int]) -> list[tuple[str, Sequence[int]]]:
-    if kind == KIND_ALL:
-        return [(KIND_ALL, ())]
     return [(kind, ids[k : k + MAX_IDS_PER_ENTRY]) for k in range(0, len(ids), MAX_IDS_PER_ENTRY)]
 
 
