@@ -13,6 +13,7 @@ from service.api.cached_reads import CachedReadsMiddleware
 from service.api.limits import BodyLimitMiddleware
 from service.api.openapi import install_error_docs
 from service.api.routes import (
+    api_docs,
     dashboard,
     health,
     imports,
@@ -74,13 +75,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Explicit-rating recommendations: versioned MF models, honest metrics, real-time fold-in, explanations.",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs from installed assets: FastAPI's pages need a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_error_docs(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, import_limit=settings.max_import_bytes)
     app.add_middleware(CachedReadsMiddleware)  # added last: runs first
     # Routes are matched in order, one regular expression each: the hot ones go first.
-    for module in (recommendations, ratings, health, movies, training, models, stats, dashboard):
+    for module in (recommendations, ratings, health, movies, training, models, stats, dashboard, api_docs):
         app.include_router(module.router)
     app.include_router(imports.router)
     return app
