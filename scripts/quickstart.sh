@@ -16,9 +16,5 @@ if [ -z "${MOVIELENS:-}" ]; then
 fi
 
 "$RECSYS" migrate
-if [ ! -f var/.imported ]; then
-  "$RECSYS" import-movielens "$MOVIELENS"
-  "$RECSYS" train --wait
-  touch var/.imported
-fi
+"$RECSYS" bootstrap "$MOVIELENS"  # import unless the database holds ratings; train unless a model is active
 exec "$RECSYS" serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"

@@ -1,4 +1,4 @@
-"""The ``recsys`` command: serve, worker, beat, migrate, import-movielens, train."""
+"""The ``recsys`` command: serve, worker, beat, migrate, import-movielens, train, bootstrap."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--movies", choices=["keep", "overwrite"], default="keep",
                           help="movies already in the catalogue: keep them (default) or take the archive's")
 
+    bootstrap = commands.add_parser(
+        "bootstrap", help="import MovieLens unless the database holds ratings, then train unless a model is active",
+    )
+    bootstrap.add_argument("source", help="a MovieLens folder, zip, URL or GroupLens name (ml-100k)")
+    bootstrap.add_argument("--download-dir", default="var/data")
+    bootstrap.add_argument("--base-url", default=None, help="GroupLens mirror for names like ml-100k")
+
     train = commands.add_parser("train", help="queue a training job with default hyperparameters")
     train.add_argument("--wait", action="store_true", help="block until the job finishes")
     train.add_argument("--model-type", default=DEFAULT_MODEL_TYPE, choices=MODEL_TYPES,
@@ -62,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "import-movielens": _import,
         "train": _train,
+        "bootstrap": _bootstrap,
     }[args.command]
     return handler(args, settings)
 
@@ -143,8 +151,45 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     except ServiceError as exc:  # the API's 4xx answer, word for word
         print(f"import refused: {exc.message}" + (f" (field {exc.field})" if exc.field else ""), file=sys.stderr)
         return 1
+    except (OSError, ValueError) as exc:  # no network, no such path, not a MovieLens release
+        logging.getLogger(__name__).debug("import of %s failed", args.source, exc_info=exc)
+        print(f"import failed: {exc}\n{WHERE_TO_GET_MOVIELENS}", file=sys.stderr)
+        return 1
     print(f"imported {counts['movies']} movies and {counts['ratings']} ratings")
     return 0
+
+
+WHERE_TO_GET_MOVIELENS = """\
+Point MOVIELENS (for ./scripts/quickstart.sh) or the import's source at a local copy: a
+MovieLens folder holding u.data (ml-100k) or ratings.csv (ml-latest-small), or its zip:
+    MOVIELENS=~/Downloads/ml-100k.zip ./scripts/quickstart.sh
+Without one, the import downloads ml-100k from files.grouplens.org, which needs network."""
+
+
+def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    """The quick start's data and first model, decided from the database itself: a new
+    DATABASE_URL gets both, a database that has them is left alone."""
+    from sqlalchemy import func, select
+
+    from service.db import statements
+    from service.db.models import Rating
+    from service.db.session import sync_session
+
+    with sync_session() as session:
+        ratings = session.scalar(select(func.count()).select_from(Rating)) or 0
+        active = session.scalars(statements.active_version()).first()
+    if ratings:
+        print(f"the database holds {ratings} ratings: not importing")
+    else:
+        imported = _import(argparse.Namespace(
+            source=args.source, download_dir=args.download_dir, base_url=args.base_url, split=None, movies="keep",
+        ), settings)
+        if imported:
+            return imported
+    if active is not None:
+        print(f"model version {active.version} is active: not training")
+        return 0
+    return _train(argparse.Namespace(model_type=DEFAULT_MODEL_TYPE, hyperparams="{}", wait=True), settings)
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
