@@ -26,3 +26,12 @@ async def test_an_unknown_docs_asset_is_not_found(client):
 
     assert (await client.get(f"{ASSETS_URL}/../../pyproject.toml")).status_code == 404
     assert (await client.get(f"{ASSETS_URL}/swagger-ui.js")).status_code == 404
+
+
+
+async def test_the_redoc_bundle_asks_no_other_host_for_its_logo(client):
+    from service.api.routes.api_docs import ASSETS_URL, REDOC_LOGO_URL, _asset_path
+
+    assert REDOC_LOGO_URL in _asset_path("redoc.standalone.js").read_bytes()  # the package's own still does
+    served = (await client.get(f"{ASSETS_URL}/redoc.standalone.js")).content
+    assert REDOC_LOGO_URL not in served and b"cdn.redoc.ly" not in served
