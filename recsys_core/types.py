@@ -66,24 +66,28 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_TYPE = "The model type to train; without one, the ensemble."
+_HYPERPARAMS = "Hyperparameters of the type; those left out take their defaults."
+
+
 class MFSpec(_Spec):
-    model_type: Literal["matrix_factorization"] = "matrix_factorization"
-    hyperparams: MFParams = Field(default_factory=MFParams)
+    model_type: Literal["matrix_factorization"] = Field("matrix_factorization", description=_TYPE)
+    hyperparams: MFParams = Field(default_factory=MFParams, description=_HYPERPARAMS)
 
 
 class EASESpec(_Spec):
-    model_type: Literal["ease"] = "ease"
-    hyperparams: EASEParams = Field(default_factory=EASEParams)
+    model_type: Literal["ease"] = Field("ease", description=_TYPE)
+    hyperparams: EASEParams = Field(default_factory=EASEParams, description=_HYPERPARAMS)
 
 
 class IALSSpec(_Spec):
-    model_type: Literal["ials"] = "ials"
-    hyperparams: IALSParams = Field(default_factory=IALSParams)
+    model_type: Literal["ials"] = Field("ials", description=_TYPE)
+    hyperparams: IALSParams = Field(default_factory=IALSParams, description=_HYPERPARAMS)
 
 
 class EnsembleSpec(_Spec):
-    model_type: Literal["ensemble"] = "ensemble"
-    hyperparams: EnsembleParams = Field(default_factory=EnsembleParams)
+    model_type: Literal["ensemble"] = Field("ensemble", description=_TYPE)
+    hyperparams: EnsembleParams = Field(default_factory=EnsembleParams, description=_HYPERPARAMS)
 
 
 def _model_type_of(value: Any) -> str:

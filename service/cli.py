@@ -17,7 +17,7 @@ from service.training.status import JobStatus
 if TYPE_CHECKING:
     from celery import Celery
 
-KEY_FILE = Path("var/admin-api-key")
+KEY_FILES = {"ADMIN_API_KEY": Path("var/admin-api-key"), "CLIENT_API_KEY": Path("var/client-api-key")}
 CELERY_APP = "workers.celery_app:celery_app"  # an import path, like uvicorn's app below
 
 
@@ -88,9 +88,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.worker_mode == "inprocess" and args.workers != 1:
         print("the in-process worker runs inside the API process: use --workers 1 or WORKER_MODE=celery", file=sys.stderr)
         return 2
-    if not settings.admin_api_key:
-        os.environ["ADMIN_API_KEY"] = _local_admin_key()
-        get_settings.cache_clear()
+    # Outside production a missing key is made once (production refuses to start without
+    # an admin key, and a deployment without a client key means only the admin may write).
+    local = settings.environment != "production"
+    for variable, unset in (("ADMIN_API_KEY", not settings.admin_api_key), ("CLIENT_API_KEY", not settings.client_api_key)):
+        if unset and local:
+            os.environ[variable] = _local_key(variable)
+            get_settings.cache_clear()
     from service.api.http_limits import PROTOCOL_PATH
 
     uvicorn.run(
@@ -105,15 +109,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _local_admin_key() -> str:
-    """The embedded quick start makes an admin key once, prints it once, and reuses it."""
-    if KEY_FILE.exists():
-        return KEY_FILE.read_text().strip()
-    KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+def _local_key(variable: str) -> str:
+    """The embedded quick start makes each key once, prints it once, and reuses it."""
+    key_file = KEY_FILES[variable]
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
     key = generate_key()
-    KEY_FILE.write_text(key + "\n")
-    KEY_FILE.chmod(0o600)
-    print(f"\n  Generated admin API key (stored in {KEY_FILE}, shown only this once):\n\n    {key}\n", flush=True)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    role = variable.split("_")[0].lower()
+    print(f"\n  Generated {role} API key (stored in {key_file}, shown only this once):\n\n    {key}\n", flush=True)
     return key
 
 

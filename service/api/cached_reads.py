@@ -57,7 +57,7 @@ def _cached(scope: Scope) -> bytes | None:
     if settings.require_key_for_reads and not _reader_key(scope, settings.client_api_key, settings.admin_api_key):
         return None
     popularity = serving.current_popularity()
-    if popularity is None:
+    if popularity is None or serving.registry.current is None:  # no model: the route checks for one first
         return None
     n, explain = request
     return serving.rendered.get((user_id, n, explain, None), serving.stamp(user_id, popularity), early=True)

@@ -83,7 +83,8 @@ async def get_dispatcher(request: Request) -> JobDispatcher:
 
 DispatcherDep = Annotated[JobDispatcher, Depends(get_dispatcher)]
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Admin or client API key.")
+API_KEY_HEADER = "X-API-Key"
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Admin or client API key.")
 
 
 def _matches(given: str, expected: str) -> bool:
@@ -92,16 +93,16 @@ def _matches(given: str, expected: str) -> bool:
 
 async def require_admin(settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]) -> None:
     if not key:
-        raise Unauthorized("this action needs the admin API key in the X-API-Key header")
+        raise Unauthorized("this action needs the admin API key in the X-API-Key header", field=API_KEY_HEADER)
     if not _matches(key, settings.admin_api_key):
-        raise Forbidden("the API key does not allow this action (admin key required)")
+        raise Forbidden("the API key does not allow this action (admin key required)", field=API_KEY_HEADER)
 
 
 async def require_client(settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]) -> None:
     if not key:
-        raise Unauthorized("this action needs a client or admin API key in the X-API-Key header")
+        raise Unauthorized("this action needs a client or admin API key in the X-API-Key header", field=API_KEY_HEADER)
     if not (_matches(key, settings.client_api_key) or _matches(key, settings.admin_api_key)):
-        raise Forbidden("the API key does not allow this action")
+        raise Forbidden("the API key does not allow this action", field=API_KEY_HEADER)
 
 
 async def require_reader(settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]) -> None:

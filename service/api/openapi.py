@@ -10,6 +10,49 @@ from service.core.errors import ErrorResponse, Forbidden, InvalidInput, Unauthor
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
 
+# FastAPI drops every null from the document it generates, examples included
+# (fastapi/fastapi#5559), so a field a response really sends as null would be missing from
+# its example. Examples go in with this stand-in for null, which no JSON text the service
+# accepts can hold (see NO_NUL), and the document gets its nulls back at the end.
+NULL = "\x00null"
+
+
+def _keep_nulls(value: Any) -> Any:
+    if value is None:
+        return NULL
+    if isinstance(value, dict):
+        return {k: _keep_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_keep_nulls(v) for v in value]
+    return value
+
+
+def _restore_nulls(value: Any) -> Any:
+    if value == NULL:
+        return None
+    if isinstance(value, dict):
+        return {k: _restore_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_nulls(v) for v in value]
+    return value
+
+
+def response_example(value: Any) -> dict[str, Any]:
+    """A response's example, on its media type: a schema's own examples would have their
+    keys sorted by pydantic, and a response reads best in the order the service writes it."""
+    return {"content": {"application/json": {"example": _keep_nulls(value)}}}
+
+
+def named_examples(**named: tuple[str, Any]) -> dict[str, Any]:
+    """Several examples by name, each ``(summary, value)``: Swagger UI offers them in a list,
+    for a body (``Body(openapi_examples=...)``) or for a response (``response_examples``)."""
+    return {name: {"summary": summary, "value": _keep_nulls(value)} for name, (summary, value) in named.items()}
+
+
+def response_examples(**named: tuple[str, Any]) -> dict[str, Any]:
+    """A response with several named examples (see ``named_examples``)."""
+    return {"content": {"application/json": {"examples": named_examples(**named)}}}
+
 
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
@@ -46,7 +89,7 @@ def install_error_docs(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(build())
+            app.openapi_schema = _restore_nulls(document_errors(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

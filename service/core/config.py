@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("postgresql", "sqlite")):
-            raise ValueError("DATABASE_URL must be a postgresql:// or sqlite:// URL")
+        if not value.startswith(("postgresql", "postgres://", "sqlite")):
+            raise ValueError("DATABASE_URL must be a postgresql:// (or postgres://) or sqlite:// URL")
         return value
 
     @field_validator("retrain_schedule")
@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     def _refuse_placeholder_keys_in_production(self) -> Settings:
         if self.environment == "production" and self.admin_api_key in ("", DEFAULT_ADMIN_KEY):
             raise ValueError("ADMIN_API_KEY must be set to a real secret when ENVIRONMENT=production")
+        return self
+
+    @model_validator(mode="after")
+    def _celery_needs_postgresql(self) -> Settings:
+        # SQLite serializes writers per file and its user-write locks live in one process:
+        # the workers and API processes of the celery mode need a server database.
+        if self.worker_mode == "celery" and self.is_sqlite:
+            raise ValueError("WORKER_MODE=celery needs a PostgreSQL DATABASE_URL; SQLite serves one process")
         return self
 
     @model_validator(mode="after")

@@ -1,4 +1,7 @@
-"""One error hierarchy, one JSON shape: {"error": {"code", "message", "field"?, "details"?}}."""
+"""One error hierarchy, one JSON shape: {"error": {"code", "message", "field", "details"?}}.
+
+``field`` is always present: the request field the error is about, or null when none is.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,14 +21,31 @@ log = logging.getLogger(__name__)
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
-    details: list[dict[str, Any]] | None = None
+    code: str = Field(description="A stable code to branch on: not_found, conflict, validation_error, unauthorized, ...")
+    message: str = Field(description="What is wrong and, where it helps, what would be accepted.")
+    field: str | None = Field(
+        default=None,
+        description="The request field the error is about (movie_id, ratings[3].rating, X-API-Key); null when none is.",
+    )
+    details: list[dict[str, Any]] | None = Field(
+        default=None, description="For a request that fails validation: every problem found, each with field, message and type."
+    )
+
+    def as_json(self) -> dict[str, Any]:
+        body = self.model_dump(exclude={"details"} if self.details is None else set())
+        return {"error": body}
 
 
 class ErrorResponse(BaseModel):
-    error: ErrorBody
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": {"code": "not_found", "message": "movie 99999 not found", "field": "movie_id"}},
+        {"error": {
+            "code": "validation_error", "message": "page: Input should be greater than or equal to 1", "field": "page",
+            "details": [{"field": "page", "message": "Input should be greater than or equal to 1", "type": "greater_than_equal"}],
+        }},
+    ]})
+
+    error: ErrorBody = Field(description="What went wrong.")
 
 
 class ServiceError(Exception):
@@ -86,7 +106,7 @@ class Unavailable(ServiceError):
 
 def _json(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
-        status_code=status, content=ErrorResponse(error=body).model_dump(exclude_none=True),
+        status_code=status, content=body.as_json(),
         headers=headers,
     )
 
@@ -98,14 +118,32 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+async def _where_json_broke(request: Request, error: dict[str, Any]) -> str:
+    """"the body is not valid JSON: Expecting value at line 2, column 13", from the decoder's
+    own reason and the character position FastAPI reports as the error's location."""
+    reason = str((error.get("ctx") or {}).get("error") or "it cannot be decoded")
+    position = next((p for p in error.get("loc", ()) if isinstance(p, int)), None)
+    if position is None:
+        return f"the body is not valid JSON: {reason}"
+    text = (await request.body()).decode("utf-8", "replace")[:position]
+    line = text.count("\n") + 1
+    column = position - (text.rfind("\n") + 1) + 1
+    return f"the body is not valid JSON: {reason} at line {line}, column {column}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
         return _json(exc.status_code, ErrorBody(code=exc.code, message=exc.message, field=exc.field))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
+        broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            return _json(400, ErrorBody(
+                code="invalid_json", message=await _where_json_broke(request, broken), field="body",
+            ))
         details = [
             {
                 # A model_type no union member has: the discriminator reports it at the body.

@@ -4,7 +4,7 @@ from pydantic import BaseModel, Field
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description='Always "ok": an answer at all is the signal.')
 
 
 class ServingStatus(BaseModel):
@@ -18,11 +18,14 @@ class ServingStatus(BaseModel):
 
 
 class Readiness(BaseModel):
-    ready: bool
-    database: bool
-    broker: bool | None
-    model_version: int | None
-    active_version: int | None
-    model_loaded: bool
-    detail: str | None = None
-    serving: ServingStatus | None = None
+    ready: bool = Field(description=(
+        "Database up, broker up (if any), and a model loaded here if one is active. A process "
+        "still serving the previous version during a switch is ready; `detail` says so."
+    ))
+    database: bool = Field(description="Whether the database answered within 2 seconds.")
+    broker: bool | None = Field(description="Whether the Celery broker answers; null with the in-process worker.")
+    model_version: int | None = Field(description="The version this process serves; null before the first model.")
+    active_version: int | None = Field(description="The version marked active in the database.")
+    model_loaded: bool = Field(description="Whether this process has a model loaded at all.")
+    detail: str | None = Field(default=None, description="Why the active version is not (yet) the one served here, when it is not.")
+    serving: ServingStatus | None = Field(default=None, description="What this process holds in memory.")

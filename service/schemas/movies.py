@@ -11,9 +11,15 @@ Genre = Annotated[str, Field(max_length=GENRE_MAX_CHARS, pattern=NO_NUL)]  # VAR
 
 
 class MovieBase(BaseModel):
-    title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS, pattern=NO_NUL)
-    year: int | None = Field(default=None, ge=1800, le=2200)
-    genres: list[Genre] = Field(default_factory=list, max_length=30)
+    title: str = Field(
+        min_length=1, max_length=TITLE_MAX_CHARS, pattern=NO_NUL,
+        description='The title; the MovieLens import moves a trailing "(1977)" into `year`.',
+    )
+    year: int | None = Field(default=None, ge=1800, le=2200, description="Release year, if known.")
+    genres: list[Genre] = Field(
+        default_factory=list, max_length=30,
+        description='Genre names such as "Sci-Fi"; stored trimmed, without duplicates, in alphabetical order.',
+    )
 
     @field_validator("genres")
     @classmethod
@@ -27,10 +33,10 @@ class MovieBase(BaseModel):
 class MovieCreate(MovieBase):
     model_config = ConfigDict(extra="forbid")
 
-    id: EntityId
+    id: EntityId = Field(description="The movie's id, chosen by the caller (the MovieLens movieId).")
 
 
 class MoviePublic(MovieBase):
-    id: int
-    n_ratings: int = 0
-    mean_rating: float | None = None
+    id: int = Field(description="The movie's id (the MovieLens movieId).")
+    n_ratings: int = Field(default=0, description="Ratings the movie has.")
+    mean_rating: float | None = Field(default=None, description="Mean of those ratings; null without any.")

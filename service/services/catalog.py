@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core.errors import Conflict, NotFound
+from service.core.errors import Conflict, InvalidInput, NotFound
 from service.db.models import Movie, MovieGenre, Rating
 from service.schemas.movies import MovieCreate, MoviePublic
+from service.serving.catalogue import Catalogue
 
 MAX_PAGE_SIZE = 100
 
@@ -26,6 +27,24 @@ async def genres_of(session: AsyncSession, movie_ids: Iterable[int]) -> dict[int
     for movie_id, genre in rows:
         genres[movie_id].append(genre)
     return {movie_id: sorted(g) for movie_id, g in genres.items()}
+
+
+async def refuse_unknown_genres(
+    catalogue: Catalogue, wanted: list[str], field: str, session: AsyncSession | None = None
+) -> None:
+    """A misspelt genre is refused with the known ones listed, rather than matching nothing.
+
+    With a session, a genre this process has not heard of yet (a movie added through another
+    replica a moment ago) is looked up in the database before it is refused.
+    """
+    unknown = catalogue.unknown_genres(wanted)
+    if unknown and session is not None:
+        rows = await session.scalars(select(MovieGenre.genre).distinct())
+        in_database = {g.lower() for g in rows}
+        unknown = [g for g in unknown if g.lower() not in in_database]
+    if unknown:
+        names = ", ".join(repr(g) for g in unknown)
+        raise InvalidInput(f"unknown genre {names}; known genres: {', '.join(catalogue.genres())}", field=field)
 
 
 async def movies_by_id(session: AsyncSession, movie_ids: Iterable[int]) -> dict[int, MoviePublic]:
@@ -44,20 +63,7 @@ async def get_movie(session: AsyncSession, movie_id: int) -> MoviePublic:
     movie = await session.get(Movie, movie_id)
     if movie is None:
         raise NotFound(f"movie {movie_id} not found", field="movie_id")
-    stats = (
-        await session.execute(
-            select(func.count(), func.avg(Rating.rating)).where(Rating.movie_id == movie_id)
-        )
-    ).one()
-    genres = await genres_of(session, [movie_id])
-    return MoviePublic(
-        id=movie.id,
-        title=movie.title,
-        year=movie.year,
-        genres=genres.get(movie_id, []),
-        n_ratings=int(stats[0]),
-        mean_rating=float(stats[1]) if stats[1] is not None else None,
-    )
+    return (await _with_stats(session, [movie]))[0]
 
 
 async def create_movie(session: AsyncSession, payload: MovieCreate) -> MoviePublic:
@@ -84,8 +90,23 @@ async def search_movies(
     movies = (
         await session.scalars(query.order_by(Movie.id).offset((page - 1) * page_size).limit(page_size))
     ).all()
-    genres = await genres_of(session, [m.id for m in movies])
-    return (
-        [MoviePublic(id=m.id, title=m.title, year=m.year, genres=genres.get(m.id, [])) for m in movies],
-        total,
-    )
+    return await _with_stats(session, movies), total
+
+
+async def _with_stats(session: AsyncSession, movies: Sequence[Movie]) -> list[MoviePublic]:
+    """Movies with their genres, rating count and mean: a list shows what a single lookup does."""
+    ids = [m.id for m in movies]
+    genres = await genres_of(session, ids)
+    rows = await session.execute(
+        select(Rating.movie_id, func.count(), func.avg(Rating.rating))
+        .where(Rating.movie_id.in_(ids))
+        .group_by(Rating.movie_id)
+    ) if ids else []
+    stats = {movie_id: (int(count), float(mean)) for movie_id, count, mean in rows}
+    return [
+        MoviePublic(
+            id=m.id, title=m.title, year=m.year, genres=genres.get(m.id, []),
+            n_ratings=stats.get(m.id, (0, None))[0], mean_rating=stats.get(m.id, (0, None))[1],
+        )
+        for m in movies
+    ]

@@ -29,7 +29,7 @@ from service.schemas.ml import (
 )
 from service.schemas.movies import MoviePublic
 from service.services.model_registry import LoadedModel
-from service.services.recommendations import require_model
+from service.services.recommendations import ModelCannotAnswer, require_model
 from service.serving.state import ServingState
 
 TOP_CONTRIBUTIONS = 5
@@ -97,7 +97,7 @@ def _new_movie(
     score it: the model's baseline for the user plus their genre affinity."""
     model = loaded.model
     if not model.predicts_ratings:
-        raise NotFound(
+        raise ModelCannotAnswer(
             f"model version {loaded.version} ({loaded.model_type}) has not learned movie {movie.id}; "
             "it recommends only movies it was trained on",
             field="movie_id",

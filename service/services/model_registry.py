@@ -85,6 +85,18 @@ class ModelRegistry:
             log.info("serving model version %s", active.version)
             return self.current
 
+    async def catch_up(self) -> bool:
+        """Check the active version now rather than at the next poll, and load it if it
+        moved on: True when a different model is now loaded. A request about to refuse
+        (no model yet, or one that cannot answer) asks this first, so a version another
+        process activated a moment ago answers it instead of a 503."""
+        before = self.current
+        try:
+            await self.refresh()
+        except Exception as exc:  # the database is away: the refusal stands, as it would have
+            log.warning("active version check failed: %s", exc)
+        return self.current is not before
+
     async def poll_forever(self, interval: float) -> None:
         while True:
             try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import numpy as np
 
 from service.core.errors import Conflict, NotFound, Unavailable
@@ -16,6 +19,25 @@ from service.services.model_registry import LoadedModel, ModelRegistry
 from service.services.new_movies import content_ratings, genre_affinities
 from service.serving.catalogue import Catalogue
 from service.serving.state import PopularityTable, ServingState
+
+T = TypeVar("T")
+
+
+async def answer_with_current_model(registry: ModelRegistry, answer: Callable[[], Awaitable[T]]) -> T:
+    """The answer from the loaded model; when it refuses because of that model (none loaded
+    yet, or one that cannot answer this), the active version is checked first and, if
+    another process activated a newer one, that one answers."""
+    try:
+        return await answer()
+    except (Unavailable, Conflict, ModelCannotAnswer):
+        if not await registry.catch_up():
+            raise
+    return await answer()
+
+
+class ModelCannotAnswer(NotFound):
+    """A 404 from the loaded model's limits (a movie it has not learned), which a newer
+    version may not have."""
 
 
 def require_model(registry: ModelRegistry) -> LoadedModel:

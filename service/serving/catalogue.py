@@ -23,6 +23,7 @@ class Catalogue:
     def __init__(self, movies: Iterable[MoviePublic] = ()) -> None:
         self._movies: dict[int, MoviePublic] = {}
         self._by_genre: defaultdict[str, set[int]] = defaultdict(set)
+        self._genre_names: dict[str, str] = {}  # lower case -> as first written
         self.generation = next(_generations)  # moves on every change: what is derived from it knows to rebuild
         self.put(movies)
 
@@ -36,6 +37,7 @@ class Catalogue:
             self._movies[movie.id] = movie
             for genre in movie.genres:
                 self._by_genre[genre.lower()].add(movie.id)
+                self._genre_names.setdefault(genre.lower(), genre)
         if changed:
             self.generation = next(_generations)
 
@@ -55,6 +57,13 @@ class Catalogue:
         for genre in genres:
             found |= self._by_genre.get(genre.lower(), set())
         return found
+
+    def genres(self) -> list[str]:
+        """Every genre some movie has, sorted."""
+        return sorted(name for key, name in self._genre_names.items() if self._by_genre[key])
+
+    def unknown_genres(self, genres: Iterable[str]) -> list[str]:
+        return [g for g in genres if not self._by_genre.get(g.lower())]
 
     def ids(self) -> np.ndarray:
         return np.fromiter(self._movies, np.int64, len(self._movies))

@@ -59,5 +59,5 @@ async def test_conflicts_that_persist_are_a_409_to_retry(client, monkeypatch, er
     calls = failing_first(monkeypatch, error, 2)
     response = await client.post("/api/import/movielens", content=tiny_archive(), headers=ZIP)
     assert response.status_code == 409, response.text
-    assert response.json()["error"] == {"code": "conflict", "message": message}
+    assert response.json()["error"] == {"code": "conflict", "message": message, "field": None}
     assert len(calls) == attempts

@@ -25,23 +25,23 @@ async def test_the_key_decides_before_the_body_is_validated(client):
     wrong = await client.post("/api/ratings/batch", content=MALFORMED, headers={**JSON, "X-API-Key": "wrong"})
     assert wrong.status_code == 403
     right = await client.post("/api/ratings/batch", content=MALFORMED, headers={**JSON, **CLIENT})
-    assert right.status_code == 422 and right.json()["error"]["code"] == "validation_error"
+    assert right.status_code == 400 and right.json()["error"]["code"] == "invalid_json"
     # The client key does not open admin routes, whatever their body.
     train = await client.post("/api/ml/train", content=MALFORMED, headers={**JSON, **CLIENT})
     assert train.status_code == 403
-    assert (await client.post("/api/ml/train", content=MALFORMED, headers={**JSON, **ADMIN})).status_code == 422
+    assert (await client.post("/api/ml/train", content=MALFORMED, headers={**JSON, **ADMIN})).status_code == 400
 
 
 async def test_open_reads_with_a_body_still_validate_it(client):
     # /predict is a read: without REQUIRE_KEY_FOR_READS it needs no key, so the body decides.
     response = await client.post("/api/ml/predict", content=MALFORMED, headers=JSON)
-    assert response.status_code == 422
+    assert response.status_code == 400
 
 
 async def test_keyed_reads_with_a_body_check_the_key_first(client, app):
     app.state.settings = app.state.settings.model_copy(update={"require_key_for_reads": True})
     assert (await client.post("/api/ml/predict", content=MALFORMED, headers=JSON)).status_code == 401
-    assert (await client.post("/api/ml/predict", content=MALFORMED, headers={**JSON, **CLIENT})).status_code == 422
+    assert (await client.post("/api/ml/predict", content=MALFORMED, headers={**JSON, **CLIENT})).status_code == 400
 
 
 @pytest.mark.parametrize("path", ["%00index.html", "main.js%00", "a" * 10_000, "%2e%2e/" * 2000 + "x.js"])

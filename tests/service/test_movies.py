@@ -55,3 +55,34 @@ async def test_writing_movies_needs_a_key(client):
     wrong = await client.post("/api/movies", json={"id": 1, "title": "x"}, headers={"X-API-Key": "nope"})
     assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "forbidden"
     assert (await client.post("/api/movies", json={"id": 1, "title": "x"}, headers=ADMIN)).status_code == 201
+
+
+async def test_the_list_shows_each_movies_rating_count_and_mean_as_its_own_page_does(client):
+    for movie_id in (1, 2, 3):
+        await client.post("/api/movies", json={"id": movie_id, "title": f"Movie {movie_id}"}, headers=CLIENT)
+    for user_id, movie_id, rating in [(1, 1, 5), (2, 1, 4), (3, 1, 2), (1, 2, 3.5)]:
+        body = {"user_id": user_id, "movie_id": movie_id, "rating": rating}
+        assert (await client.post("/api/ratings", json=body, headers=CLIENT)).status_code == 201
+
+    listed = {m["id"]: m for m in (await client.get("/api/movies")).json()["data"]}
+    assert (listed[1]["n_ratings"], listed[1]["mean_rating"]) == (3, 11 / 3)
+    assert (listed[2]["n_ratings"], listed[2]["mean_rating"]) == (1, 3.5)
+    assert (listed[3]["n_ratings"], listed[3]["mean_rating"]) == (0, None)
+    for movie_id, movie in listed.items():
+        assert (await client.get(f"/api/movies/{movie_id}")).json() == movie
+
+
+async def test_an_unknown_genre_is_refused_with_the_known_ones_listed(client):
+    for movie_id, genres in [(1, ["Horror"]), (2, ["Comedy", "Sci-Fi"])]:
+        await client.post("/api/movies", json={"id": movie_id, "title": f"M{movie_id}", "genres": genres}, headers=CLIENT)
+
+    for path, param in [("/api/movies", "genre"), ("/api/ml/recommendations/7", "genres")]:
+        refused = await client.get(path, params={param: "Horrr"})
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["field"] == param
+        assert error["message"] == "unknown genre 'Horrr'; known genres: Comedy, Horror, Sci-Fi"
+        assert (await client.get(path, params={param: "horror"})).status_code == 200  # any case
+
+    several = await client.get("/api/ml/recommendations/7", params={"genres": "Comedy,Dramaa"})
+    assert several.status_code == 422 and "'Dramaa'" in several.json()["error"]["message"]

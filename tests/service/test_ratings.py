@@ -48,11 +48,21 @@ async def test_unknown_movie_is_404(client, movies):
     assert response.status_code == 404 and response.json()["error"]["field"] == "movie_id"
 
 
-async def test_malformed_json_is_422(client):
-    response = await client.post(
-        "/api/ratings", content=b'{"user_id": 1,', headers={**CLIENT, "content-type": "application/json"}
-    )
-    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"user_id": 1,', "Expecting property name enclosed in double quotes at line 1, column 15"),
+        (b'{"user_id": 1,\n "movie_id": 2, "rating": }', "Expecting value at line 2, column 27"),
+        ('{"user_id": "Amélie", \n x'.encode(), "at line 2, column 2"),  # columns count characters, not bytes
+        (b"nope", "Expecting value at line 1, column 1"),
+    ],
+)
+async def test_malformed_json_says_where_it_broke_in_words(client, body, where):
+    response = await client.post("/api/ratings", content=body, headers={**CLIENT, "content-type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_json" and error["field"] == "body"
+    assert error["message"].startswith("the body is not valid JSON: ") and error["message"].endswith(where), error
 
 
 async def test_batch_is_all_or_nothing(client, movies):

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from service.api.deps import AdminKey, ServingDep, SettingsDep
+from service.api.openapi import response_example
 from service.core.errors import InvalidInput
 from service.importer import ImportConflict, ImportTooLarge, MoviesPolicy, import_archive
+from service.schemas import examples
 from service.schemas.imports import ImportResult
 from service.services.import_uploads import upload_folder
 
@@ -19,8 +21,16 @@ router = APIRouter(prefix="/api/import", tags=["import"])
     "/movielens",
     response_model=ImportResult,
     dependencies=[AdminKey],
-    responses={**InvalidInput.openapi(), **ImportTooLarge.openapi(), **ImportConflict.openapi()},
-    openapi_extra={"requestBody": {"required": True, "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}},
+    summary="Import a MovieLens archive",
+    responses={
+        200: response_example(examples.IMPORT_RESULT),
+        **InvalidInput.openapi(), **ImportTooLarge.openapi(), **ImportConflict.openapi(),
+    },
+    openapi_extra={"requestBody": {
+        "required": True,
+        "description": "The zip exactly as GroupLens publishes it: ml-100k.zip, ml-1m.zip, ml-latest-small.zip, ...",
+        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+    }},
 )
 async def import_movielens(
     request: Request,
@@ -29,7 +39,11 @@ async def import_movielens(
     split: Annotated[str | None, Query(pattern=r"^u[1-5]$|^u[ab]$", description="Import only this official split's training part.")] = None,
     movies: Annotated[MoviesPolicy, Query(description="keep: movies already in the catalogue stay as they are; overwrite: take the archive's title, year and genres.")] = "keep",
 ) -> ImportResult:
-    """Import a GroupLens MovieLens zip sent as the body; all of it or nothing."""
+    """Import a GroupLens MovieLens zip sent as the body; all of it or nothing.
+
+    For example ``curl -H "X-API-Key: $ADMIN_API_KEY" -H "Content-Type: application/zip"
+    --data-binary @ml-100k.zip http://localhost:8000/api/import/movielens``. Users whose
+    ratings changed are re-solved against the active model, if there is one."""
     with upload_folder(settings) as folder:
         archive = folder / "upload.zip"
         await _receive(request, archive)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response, status
 
 from service.api.deps import (
     ClientKey,
@@ -13,9 +15,11 @@ from service.api.deps import (
     SessionDep,
     SettingsDep,
 )
+from service.api.openapi import named_examples, response_example
 from service.api.params import MovieId, UserId
 from service.api.responses import json_response
 from service.core.errors import InvalidInput, NotFound
+from service.schemas import examples
 from service.schemas.ratings import (
     FoldInResult,
     RatingAccepted,
@@ -34,9 +38,16 @@ router = APIRouter(tags=["ratings"], route_class=KeyFirstRoute)
     response_model=RatingAccepted,
     status_code=status.HTTP_201_CREATED,
     dependencies=[ClientKey],
-    responses={**NotFound.openapi(), **InvalidInput.openapi()},
+    summary="Rate a movie",
+    responses={201: response_example(examples.RATING_ACCEPTED), **NotFound.openapi(), **InvalidInput.openapi()},
 )
-async def post_rating(body: RatingCreate, ratings_writer: RatingBatcherDep) -> Response:
+async def post_rating(
+    body: Annotated[RatingCreate, Body(openapi_examples=named_examples(
+        now=("A rating made now", examples.RATE),
+        dated=("A rating with its own timestamp", examples.RATE_AT),
+    ))],
+    ratings_writer: RatingBatcherDep,
+) -> Response:
     """Store one rating (a re-rating replaces the old one) and fold the user in at once."""
     return json_response(await ratings_writer.rate(body), status.HTTP_201_CREATED)
 
@@ -46,10 +57,14 @@ async def post_rating(body: RatingCreate, ratings_writer: RatingBatcherDep) -> R
     response_model=RatingBatchAccepted,
     status_code=status.HTTP_201_CREATED,
     dependencies=[ClientKey],
-    responses={**NotFound.openapi(), **InvalidInput.openapi()},
+    summary="Rate many movies at once",
+    responses={201: response_example(examples.RATING_BATCH_ACCEPTED), **NotFound.openapi(), **InvalidInput.openapi()},
 )
 async def post_ratings_batch(
-    body: RatingBatchCreate, session: SessionDep, settings: SettingsDep, registry: RegistryDep, serving: ServingDep
+    body: Annotated[RatingBatchCreate, Body(openapi_examples=named_examples(
+        two_users=("Three ratings by two users", examples.RATE_BATCH),
+    ))],
+    session: SessionDep, settings: SettingsDep, registry: RegistryDep, serving: ServingDep
 ) -> Response:
     """Store many ratings in one transaction (all or none) and fold each user in once."""
     stored, _, folded = await realtime.rate(session, settings, registry, serving, body.ratings, field_prefix="ratings")
@@ -60,16 +75,20 @@ async def post_ratings_batch(
     "/api/ratings/{user_id}/{movie_id}",
     response_model=FoldInResult,
     dependencies=[ClientKey],
-    responses=NotFound.openapi(),
+    summary="Delete a rating",
+    responses={200: response_example(examples.UNRATED), **NotFound.openapi()},
 )
 async def delete_rating(
     user_id: UserId, movie_id: MovieId, session: SessionDep, registry: RegistryDep, serving: ServingDep
 ) -> FoldInResult:
-    """Delete one rating and refold the user."""
+    """Delete one rating and fold the user in again without it; a rating that does not exist is a 404."""
     return await realtime.unrate(session, registry, serving, user_id, movie_id)
 
 
-@router.get("/api/users/{user_id}/ratings", response_model=list[RatingPublic], dependencies=[ReaderKey])
+@router.get(
+    "/api/users/{user_id}/ratings", response_model=list[RatingPublic], dependencies=[ReaderKey],
+    summary="List a user's ratings", responses={200: response_example(examples.USER_RATINGS)},
+)
 async def get_user_ratings(user_id: UserId, session: ReadSessionDep) -> list[RatingPublic]:
     """A user's ratings, newest first (an unknown user has none)."""
     return await ratings.user_ratings(session, user_id)

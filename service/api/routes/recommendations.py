@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from service.api.deps import (
     KeyFirstRoute,
@@ -10,9 +10,11 @@ from service.api.deps import (
     ReadSessionDep,
     ServingDep,
 )
+from service.api.openapi import named_examples, response_example, response_examples
 from service.api.params import MovieId, UserId
 from service.api.responses import json_response
-from service.core.errors import NotFound, Unavailable
+from service.core.errors import Conflict, NotFound, Unavailable
+from service.schemas import examples
 from service.schemas.common import NO_NUL
 from service.schemas.ml import (
     ExplanationResponse,
@@ -23,26 +25,45 @@ from service.schemas.ml import (
     RecommendationsResponse,
     SimilarMoviesResponse,
 )
-from service.services import explanations, recommendations
+from service.services import catalog, explanations, recommendations
 
 router = APIRouter(prefix="/api/ml", tags=["recommendations"], route_class=KeyFirstRoute)
 
-TopN = Annotated[int, Query(ge=1, le=100)]
+TopN = Annotated[int, Query(ge=1, le=100, description="How many movies to list.")]
 
 
-@router.get("/recommendations/{user_id}", response_model=RecommendationsResponse, dependencies=[ReaderKey])
+@router.get(
+    "/recommendations/{user_id}",
+    response_model=RecommendationsResponse,
+    dependencies=[ReaderKey],
+    summary="Recommend movies for a user",
+    responses={200: response_examples(
+        personalized=("A user the model knows", examples.PERSONALIZED),
+        explained=("With explain=true", examples.PERSONALIZED_EXPLAINED),
+        popularity_fallback=("A user without ratings", examples.POPULARITY_FALLBACK),
+        genre_fallback=("A user without ratings, with genres=Sci-Fi,Action", examples.GENRE_FALLBACK),
+    )},
+)
 async def get_recommendations(
     user_id: UserId,
     serving: ServingDep,
     n: TopN = 10,
-    explain: bool = False,
+    explain: Annotated[bool, Query(description="Add a sentence to each movie saying why it is there.")] = False,
     genres: Annotated[
         str | None,
-        Query(max_length=500, pattern=NO_NUL, description="Comma-separated genres for the cold-start fallback."),
+        Query(
+            max_length=500, pattern=NO_NUL, description="Comma-separated genres for the cold-start fallback.",
+            openapi_examples={"sci-fi": {"summary": "Science fiction or action", "value": "Sci-Fi,Action"}},
+        ),
     ] = None,
 ) -> Response:
-    """Top-n unseen movies for a user; a user without ratings gets the popularity fallback."""
+    """Top-n unseen movies for a user; a user without ratings gets the popularity fallback,
+    or with ``genres`` the best-rated movies of those genres."""
     wanted = [g.strip() for g in genres.split(",") if g.strip()] if genres else None
+    if wanted:
+        await catalog.refuse_unknown_genres(serving.catalogue, wanted, field="genres")
+    if serving.registry.current is None:  # a first version another process activated a moment ago
+        await serving.registry.catch_up()
     popularity = await serving.popularity()
     body = recommendations.recommendations_json(serving, popularity, user_id, n, genres=wanted, explain=explain)
     return Response(body, media_type="application/json")
@@ -52,23 +73,43 @@ async def get_recommendations(
     "/predict",
     response_model=PredictResponse,
     dependencies=[ReaderKey],
-    responses={**NotFound.openapi(), **Unavailable.openapi()},
+    summary="Predict a user's rating of a movie",
+    responses={200: response_example(examples.PREDICTION), **NotFound.openapi(), **Conflict.openapi(), **Unavailable.openapi()},
 )
-async def predict(body: PredictRequest, serving: ServingDep) -> Response:
-    """The active model's predicted rating of a movie by a user."""
-    return json_response(recommendations.predict_many(serving, [(body.user_id, body.movie_id)])[0])
+async def predict(
+    body: Annotated[PredictRequest, Body(openapi_examples=named_examples(
+        star_wars=("User 196 and Star Wars", examples.PREDICT_REQUEST),
+    ))],
+    serving: ServingDep,
+) -> Response:
+    """The active model's predicted rating of a movie by a user. A version of a type that
+    only ranks (ease, ials) cannot predict: that is a 409."""
+    async def answer() -> list[PredictResponse]:
+        return recommendations.predict_many(serving, [(body.user_id, body.movie_id)])
+
+    return json_response((await recommendations.answer_with_current_model(serving.registry, answer))[0])
 
 
 @router.post(
     "/predict/batch",
     response_model=PredictBatchResponse,
     dependencies=[ReaderKey],
-    responses={**NotFound.openapi(), **Unavailable.openapi()},
+    summary="Predict many ratings at once",
+    responses={200: response_example(examples.PREDICT_BATCH), **NotFound.openapi(), **Conflict.openapi(), **Unavailable.openapi()},
 )
-async def predict_batch(body: PredictBatchRequest, serving: ServingDep) -> Response:
+async def predict_batch(
+    body: Annotated[PredictBatchRequest, Body(openapi_examples=named_examples(
+        two=("Two movies for user 196", examples.PREDICT_BATCH_REQUEST),
+    ))],
+    serving: ServingDep,
+) -> Response:
     """Predicted ratings for many (user, movie) pairs from one model version."""
     pairs = [(p.user_id, p.movie_id) for p in body.pairs]
-    predictions = recommendations.predict_many(serving, pairs)
+
+    async def answer() -> list[PredictResponse]:
+        return recommendations.predict_many(serving, pairs)
+
+    predictions = await recommendations.answer_with_current_model(serving.registry, answer)
     first = predictions[0]
     return json_response(PredictBatchResponse.model_construct(
         model_version=first.model_version, model_type=first.model_type, predictions=predictions
@@ -79,7 +120,8 @@ async def predict_batch(body: PredictBatchRequest, serving: ServingDep) -> Respo
     "/explain/{user_id}/{movie_id}",
     response_model=ExplanationResponse,
     dependencies=[ReaderKey],
-    responses={**NotFound.openapi(), **Unavailable.openapi()},
+    summary="Explain a user's score for a movie",
+    responses={200: response_example(examples.EXPLANATION), **NotFound.openapi(), **Unavailable.openapi()},
 )
 async def explain(
     user_id: UserId,
@@ -90,14 +132,24 @@ async def explain(
 ) -> ExplanationResponse:
     """Why the model scores this movie as it does for this user: additive terms that sum
     to the score, the rated movies that moved it most, and a sentence naming them."""
-    return await explanations.explain(session, serving, user_id, movie_id, top)
+    async def answer() -> ExplanationResponse:
+        return await explanations.explain(session, serving, user_id, movie_id, top)
+
+    return await recommendations.answer_with_current_model(serving.registry, answer)
 
 
 @router.get(
     "/similar/{movie_id}",
     response_model=SimilarMoviesResponse,
     dependencies=[ReaderKey],
-    responses=NotFound.openapi(),
+    summary="Find movies similar to a movie",
+    responses={
+        200: response_examples(
+            model=("A movie the model learned", examples.SIMILAR_BY_MODEL),
+            genres=("A movie added since training", examples.SIMILAR_BY_GENRES),
+        ),
+        **NotFound.openapi(),
+    },
 )
 async def similar(movie_id: MovieId, serving: ServingDep, n: TopN = 10) -> Response:
     """Movies most like this one: in factor space, or by genres for a movie the model has not learned."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Body, Query, Request, status
 
 from service.api.deps import (
     AdminKey,
@@ -12,9 +12,11 @@ from service.api.deps import (
     ReadSessionDep,
     SessionDep,
 )
+from service.api.openapi import named_examples, response_example
 from service.api.params import JobId
 from service.core.errors import Conflict, NotFound, Unavailable
 from service.core.model_types import describe
+from service.schemas import examples
 from service.schemas.ml import JobAccepted, JobPublic, JobsAccepted, ModelTypeInfo, TrainRequest
 from service.training import jobs
 from service.training.public import to_public
@@ -33,9 +35,19 @@ def _accepted(request: Request, job_id: str, status_name: str) -> JobAccepted:
     response_model=JobAccepted,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[AdminKey],
-    responses=Unavailable.openapi(),
+    summary="Train a new model version",
+    responses={202: response_example(examples.JOB_ACCEPTED), **Unavailable.openapi()},
 )
-async def train(body: TrainRequest, request: Request, session: SessionDep, dispatcher: DispatcherDep) -> JobAccepted:
+async def train(
+    body: Annotated[TrainRequest, Body(openapi_examples=named_examples(
+        matrix_factorization=("Matrix factorization with 20 factors", examples.TRAIN_MF_REQUEST),
+        ensemble=("The default type with its defaults", {"model_type": "ensemble"}),
+        ease=("EASE with a stronger penalty", {"model_type": "ease", "hyperparams": {"regularization": 300.0}}),
+    ))],
+    request: Request,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
+) -> JobAccepted:
     """Queue a training job of a model type (default: the ensemble); poll its status URL.
 
     Hyperparameters are validated per type (see GET /api/ml/model-types); an error names
@@ -44,7 +56,10 @@ async def train(body: TrainRequest, request: Request, session: SessionDep, dispa
     return _accepted(request, job.id, job.status)
 
 
-@router.get("/model-types", response_model=list[ModelTypeInfo])
+@router.get(
+    "/model-types", response_model=list[ModelTypeInfo], summary="List the model types you can train",
+    responses={200: response_example([examples.MODEL_TYPE_INFO])},
+)
 async def model_types() -> list[ModelTypeInfo]:
     """The model types a training job can name, with their hyperparameters' defaults and
     ranges (a JSON Schema per type) and the holdout metric each is gated on."""
@@ -56,17 +71,22 @@ async def model_types() -> list[ModelTypeInfo]:
     response_model=JobsAccepted,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[AdminKey],
-    responses=Unavailable.openapi(),
+    summary="Retrain the model that serves",
+    responses={202: response_example(examples.JOBS_ACCEPTED), **Unavailable.openapi()},
 )
 async def retrain(request: Request, session: SessionDep, dispatcher: DispatcherDep) -> JobsAccepted:
-    """Retrain every configured model type on all current ratings."""
+    """Retrain on all current ratings: the active version's type with its hyperparameters,
+    or the default type with its defaults while no version is active."""
     created = await jobs.create_retrain_jobs(session, dispatcher.dispatch)
     return JobsAccepted(jobs=[_accepted(request, j.id, j.status) for j in created])
 
 
-@router.get("/training-status", response_model=list[JobPublic], dependencies=[ReaderKey])
+@router.get(
+    "/training-status", response_model=list[JobPublic], dependencies=[ReaderKey], summary="List recent training jobs",
+    responses={200: response_example([examples.RUNNING_JOB])},
+)
 async def training_status(
-    session: ReadSessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    session: ReadSessionDep, limit: Annotated[int, Query(ge=1, le=100, description="How many jobs to list.")] = 20
 ) -> list[JobPublic]:
     """Recent training jobs, newest first."""
     return [to_public(j) for j in await jobs.recent_jobs(session, limit)]
@@ -77,7 +97,8 @@ async def training_status(
     response_model=JobPublic,
     name="training_job_status",
     dependencies=[ReaderKey],
-    responses=NotFound.openapi(),
+    summary="Follow a training job",
+    responses={200: response_example(examples.RUNNING_JOB), **NotFound.openapi()},
 )
 async def training_job_status(job_id: JobId, session: ReadSessionDep) -> JobPublic:
     """One job's status, progress, loss curve so far and error."""
@@ -88,8 +109,9 @@ async def training_job_status(job_id: JobId, session: ReadSessionDep) -> JobPubl
     "/training-status/{job_id}/cancel",
     response_model=JobPublic,
     dependencies=[AdminKey],
-    responses={**NotFound.openapi(), **Conflict.openapi()},
+    summary="Cancel a training job",
+    responses={200: response_example(examples.CANCEL_REQUESTED_JOB), **NotFound.openapi(), **Conflict.openapi()},
 )
 async def cancel_training_job(job_id: JobId, session: SessionDep) -> JobPublic:
-    """Cancel a job: at once if queued, at the next epoch if running."""
+    """Cancel a job: at once if queued, at the next epoch if running; a finished job is a 409."""
     return to_public(await jobs.cancel_job(session, job_id))
