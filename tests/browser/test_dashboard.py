@@ -13,7 +13,7 @@ import pytest
 
 from service.testing.stack import Stack
 from tests.browser.conftest import ARTIFACTS, REPO, screenshot
-from tests.scenario import ADMIN
+from tests.scenario import ADMIN, CLIENT
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -36,6 +36,17 @@ JOB_STATE = """(jobId) => {
 }"""
 METRICS_CHART = """() => document.getElementById('metrics-chart').data.map(
   (t) => ({name: t.name, metric: t.meta[0], type: t.meta[1], x: t.x, y: t.y, symbols: t.marker.symbol}))"""
+# Every state the header's serving indicator shows, from the moment this runs.
+WATCH_HEADER = """() => {
+  const el = document.getElementById('serving');
+  window.headerStates = [[el.dataset.state || null, el.textContent]];
+  new MutationObserver(() => window.headerStates.push([el.dataset.state || null, el.textContent]))
+    .observe(el, {attributes: true, childList: true, subtree: true, characterData: true});
+}"""
+CHARTED = ["rmse", "mae", "precision@10", "recall@10", "ndcg@10", "map@10", "hit_rate@10", "candidate_precision@10",
+           "candidate_recall@10", "candidate_ndcg@10", "catalog_coverage@10"]  # metrics-catalog.js, n_test aside
+PHONE = {"width": 390, "height": 844}
+PHONE_PAGE_MAX_PX = 7_000  # 7,833 before the phone layout; 6,763 after (try-it's ten recommendations are 2,079)
 
 
 def api(seeded, path: str):
@@ -108,6 +119,28 @@ def activate_from_versions(page, version: int) -> None:
     page.wait_for_selector(f"#versions-table tr[data-version='{version}'][data-active='true']")
     page.wait_for_selector(f"#active-body [data-active-version='{version}']")
     page.wait_for_function(f"document.getElementById('serving').textContent.includes('serving v{version}')")
+
+
+def test_a_single_version_shows_its_metrics_as_numbers_not_a_chart(page, page_errors, seeded):
+    """One version is no history: eleven one-point charts on a 0-1 axis are unreadable."""
+    evaluated = {r["model_version"] for r in api(seeded, "/api/ml/metrics/history")}
+    assert evaluated == {seeded.version}, "runs first in this module, while only the seed version exists"
+    metrics = next(m for m in api(seeded, "/api/ml/models") if m["version"] == seeded.version)["metrics"]
+    open_dashboard(page, seeded)
+    values = page.locator(f"#metrics-values dl[data-version='{seeded.version}']")
+    values.wait_for()
+    shown = page.eval_on_selector_all("#metrics-values dl > div", """(items) => items.map((d) => [
+      d.dataset.metric, d.querySelector('dt').textContent, d.querySelector('dd').textContent])""")
+    assert [key for key, _, _ in shown] == CHARTED
+    assert all(value == f"{metrics[key]:.4f}" for key, _, value in shown), shown
+    labels = {key: label for key, label, _ in shown}
+    assert (labels["rmse"], labels["ndcg@10"], labels["candidate_ndcg@10"]) == ("RMSE", "NDCG@10", "NDCG@10 · cand.")
+    assert f"Only v{seeded.version}" in page.text_content("#metrics-values")
+    assert page.locator("#metrics-chart").is_hidden()
+    assert page.evaluate("document.getElementById('metrics-chart').data") is None  # no plot drawn
+    page.locator("#metrics").scroll_into_view_if_needed()
+    screenshot(page, "00-single-version-metrics", full_page=False)
+    page_errors.assert_none()
 
 
 def test_the_form_offers_every_model_type_with_its_own_fields(page, page_errors, seeded):
@@ -192,6 +225,8 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
     # 1. Open the dashboard, enter the key, start a training job.
     open_dashboard(page, seeded)
     screenshot(page, "01-opened", full_page=False)
+    page.wait_for_function("document.getElementById('serving').dataset.state === 'ready'")
+    page.evaluate(WATCH_HEADER)
     enter_key(page)
     job_id = train_from_form(page, MF, TRAIN)
 
@@ -222,6 +257,8 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
     assert rmse_row.nth(1).text_content() == f"{models[seeded.version]['metrics']['rmse']:.4f}"
     assert page.text_content("#active-metrics thead th:nth-child(3)") == f"v{seeded.version}"
     page.wait_for_function(f"document.getElementById('metrics-chart').dataset.versions === '{seeded.version},{new}'")
+    page.wait_for_selector("#metrics-chart[data-layout='grid']")
+    assert page.locator("#metrics-values").is_hidden()  # two versions: a history to chart
     chart = page.evaluate(METRICS_CHART)
     rmse = next(t for t in chart if t["metric"] == "rmse" and t["type"] == MF)
     assert rmse["x"] == [f"v{seeded.version}", f"v{new}"]
@@ -229,6 +266,15 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
     assert rmse["symbols"] == ["circle", "star"]
     assert {t["name"] for t in chart} >= {"MAE", "NDCG@10", "NDCG@10 · cand.", "Catalog coverage@10"}
     screenshot(page, "03-new-version")
+
+    # The switch to the new version never turned the header red (a 503 from /ready while it
+    # loaded did, for one poll). One more answer after it serves the new version, to be sure.
+    page.wait_for_function(f"document.getElementById('serving').textContent === 'serving v{new}'")
+    with page.expect_response(lambda r: r.url.endswith("/ready")):
+        pass
+    states = page.evaluate("window.headerStates")
+    assert [s for s in states if s[0] == "not-ready" or "not ready" in s[1]] == [], states
+    assert states[-1] == ["ready", f"serving v{new}"], states
 
     # 4. Activate the older version (with confirmation) and see the active marker move.
     activate_from_versions(page, seeded.version)
@@ -268,10 +314,130 @@ def test_train_watch_compare_roll_back_and_try_it(page, page_errors, seeded):
     page.evaluate("window.scrollTo(0, 0)")
     if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
         shutil.copy(screenshot(page, "dashboard-top", full_page=False), REPO / "docs" / "dashboard.png")
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_timeout(600)  # charts redraw to the new width
+    page.set_viewport_size(PHONE)
+    page.wait_for_selector("#metrics-chart[data-layout='single']")  # redrawn for the new width
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling on a phone"
     screenshot(page, "dashboard-phone")
+    page_errors.assert_none()
+
+
+def test_ratings_per_day_cover_the_data_not_the_last_30_calendar_days(page, page_errors, seeded):
+    """MovieLens 100k ends in April 1998: a rating today must not push all of it off the chart."""
+    rated = httpx.post(seeded.url + "/api/ratings", json={"user_id": 2, "movie_id": 1, "rating": 4}, headers=CLIENT, timeout=10)
+    assert rated.status_code == 201, rated.text
+    stats = api(seeded, "/api/stats?days=30&window=rated")
+    days, counts = [d["day"] for d in stats["per_day"]], [d["ratings"] for d in stats["per_day"]]
+    assert days[0].startswith("1998") and days[-1] == stats["last_rating_at"][:10] > "2000", days  # the data's shape
+
+    open_dashboard(page, seeded)
+    page.wait_for_selector("#per-day-chart[data-window='rated']")
+    page.wait_for_function("document.getElementById('per-day-chart').data?.[0]?.x.length > 0")
+    chart = page.evaluate("""() => { const el = document.getElementById('per-day-chart');
+      return {x: el.data[0].x, y: el.data[0].y, gaps: (el.layout.shapes || []).map((s) => s.x0)}; }""")
+    assert (chart["x"], chart["y"]) == (days, counts)
+    assert sum(n for day, n in zip(days, counts) if day.startswith("1998")) > 1000  # the import, in view
+    jump = next(i for i in range(1, len(days)) if not days[i].startswith("1998"))
+    assert jump - 0.5 in chart["gaps"]  # a dashed line where the days without ratings were left out
+    note = page.text_content("#per-day-note")
+    assert note.startswith(f"The {len(days)} latest days with ratings") and "1998" in note, note
+    page.locator("#data").scroll_into_view_if_needed()
+    screenshot(page, "05-ratings-per-day", full_page=False)
+    page_errors.assert_none()
+
+
+def test_a_phone_gets_one_metrics_chart_and_a_history_that_reflows(page, page_errors, seeded):
+    assert len({r["model_version"] for r in api(seeded, "/api/ml/metrics/history")}) >= 2, "runs after a second version"
+    page.set_viewport_size(PHONE)
+    open_dashboard(page, seeded)
+    page.wait_for_selector("#metrics-chart[data-layout='single']")
+    page.wait_for_selector("#history-table tbody tr")
+    page.wait_for_selector("#try-recs li.rec")  # the longest panel, filled
+    page.wait_for_function("document.getElementById('per-day-chart').data")
+
+    # One chart and a picker instead of eleven small charts, on the active type's gate metric.
+    assert page.get_attribute("#metrics-chart", "data-metric") == "rmse"
+    assert page.eval_on_selector_all("#metrics-select option", "(os) => os.map((o) => o.value)") == CHARTED
+    assert {t["metric"] for t in page.evaluate(METRICS_CHART)} == {"rmse"}
+    page.select_option("#metrics-select", "ndcg@10")
+    page.wait_for_selector("#metrics-chart[data-metric='ndcg@10']")
+    assert {t["metric"] for t in page.evaluate(METRICS_CHART)} == {"ndcg@10"}
+    metrics_height = page.locator("#metrics").bounding_box()["height"]
+    assert metrics_height < 650, metrics_height  # 1,178 px before
+
+    size = page.evaluate("({width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight})")
+    assert size["width"] <= PHONE["width"], size
+    assert size["height"] < PHONE_PAGE_MAX_PX, size
+    assert page.locator(".topbar").bounding_box()["height"] < 60  # a one-line sticky header
+
+    # Every column of every job is on screen: rows reflow, nothing to scroll sideways.
+    history = page.evaluate("""() => {
+      const wrap = document.getElementById('history-body');
+      const cells = [...document.querySelectorAll('#history-table tbody td')].filter((td) => td.textContent.trim());
+      const off = cells.filter((td) => { const r = td.getBoundingClientRect();
+        return r.width === 0 || r.left < 0 || r.right > innerWidth; });
+      return {scroll: wrap.scrollWidth, box: wrap.clientWidth, off: off.map((td) => td.textContent),
+        columns: [...document.querySelectorAll('#history-table thead th')].map((th) => th.textContent),
+        filled: [...document.querySelectorAll('#history-table tbody tr')].map((tr) => tr.querySelectorAll('td').length)};
+    }""")
+    assert history["scroll"] <= history["box"] and history["off"] == [], history
+    assert history["columns"] == ["Created", "Kind", "Type", "Status", "Epochs", "Duration", "Version", "Hyperparameters", "Error"]
+    assert set(history["filled"]) == {9}
+    screenshot(page, "dashboard-phone-layout")
+    page_errors.assert_none()
+
+
+def test_a_deleted_version_reads_as_deleted_on_its_job_card_and_in_the_history(page, page_errors, seeded):
+    last = api(seeded, "/api/ml/training-status?limit=50")[0]
+    made = last["model_version"]
+    models = {m["version"]: m for m in api(seeded, "/api/ml/models")}
+    assert last["status"] == "succeeded" and not models[made]["is_active"] and models[made]["status"] == "ready", \
+        "runs after the roll back to the seed version"
+    open_dashboard(page, seeded)
+    card = page.locator(f"#jobs-body .job[data-job-id='{last['id']}']")
+    card.wait_for()
+    assert card.locator(".job-outcome").text_content() == f"Produced version v{made}."
+    enter_key(page)
+    page.click(f"#versions-table tr[data-version='{made}'] button:text('Delete')")
+    page.wait_for_selector("#confirm-dialog[open]")
+    page.click("#confirm-ok")
+    page.wait_for_selector(f"#jobs-body .job[data-job-id='{last['id']}'][data-version-status='deleted']")
+    assert card.locator(".job-outcome").text_content() == f"Produced version v{made}, since deleted."
+    cell = page.locator(f"#history-table tr[data-job-id='{last['id']}'] td[data-version-status='deleted']")
+    cell.wait_for()
+    assert cell.text_content() == f"v{made}deleted" and cell.locator(".badge-deleted").is_visible()
+    assert page.text_content(f"#versions-table tr[data-version='{made}'] .badge-failed") == "deleted"
+    assert next(m for m in api(seeded, "/api/ml/models") if m["version"] == made)["status"] == "deleted"
+    page_errors.assert_none()
+
+
+def test_the_header_turns_red_only_when_the_server_cannot_serve(page, page_errors, seeded):
+    """Amber while a version switch is under way, however the server answers it (older
+    servers with a 503); red when the database is down. /ready's answers are faked here."""
+    real = api(seeded, "/ready")
+    served, next_version = real["model_version"], real["model_version"] + 100
+    answers: list[tuple[int, dict]] = []  # the last one answers every /ready
+    page.route("**/ready", lambda route: route.fulfill(status=answers[-1][0], json=answers[-1][1]))
+    header = "document.getElementById('serving')"
+
+    answers.append((503, {**real, "ready": False, "active_version": next_version, "detail": None}))
+    open_dashboard(page, seeded)
+    page.wait_for_function(f"{header}.dataset.state === 'switching'")
+    assert page.text_content("#serving") == f"serving v{served} · switching to v{next_version}"
+    page.evaluate(WATCH_HEADER)
+    detail = f"serving version {served} while version {next_version} loads"
+    answers.append((200, {**real, "ready": True, "active_version": next_version, "detail": detail}))
+    with page.expect_response(lambda r: r.url.endswith("/ready")):
+        pass
+    page.wait_for_function(f"{header}.title === {detail!r}")
+    assert page.get_attribute("#serving", "data-state") == "switching"
+    assert [s for s in page.evaluate("window.headerStates") if s[0] != "switching"] == []
+
+    answers.append((503, {**real, "ready": False, "database": False}))
+    page.wait_for_function(f"{header}.dataset.state === 'not-ready'")
+    assert page.text_content("#serving") == "not ready · database unreachable"
+    page.unroute("**/ready")
+    page.wait_for_function(f"{header}.dataset.state === 'ready'")
+    assert page.text_content("#serving") == f"serving v{served}"
     page_errors.assert_none()
 
 

@@ -57,7 +57,7 @@ async def test_plotly_bundle_comes_from_the_installed_package(client):
 async def test_stats_on_an_empty_database(client):
     stats = (await client.get("/api/stats")).json()
     assert stats == {"users": 0, "movies": 0, "ratings": 0, "first_rating_at": None, "last_rating_at": None,
-                     "days": 30, "per_day": []}
+                     "days": 30, "window": "calendar", "per_day": []}
 
 
 async def test_stats_count_and_bucket_ratings_per_utc_day(client):
@@ -79,6 +79,36 @@ async def test_stats_count_and_bucket_ratings_per_utc_day(client):
 
     refused = await client.get("/api/stats", params={"days": 0})
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "days"
+
+
+async def test_the_rated_window_keeps_an_imported_history_in_view_after_a_rating_today(client):
+    """A calendar window ends on the newest rating's day, so one rating today hides a
+    1998 import; the rated window counts only days that have ratings."""
+    await client.post("/api/movies", json={"id": 1, "title": "M1"}, headers=CLIENT)
+    imported = 893_000_000 // DAY * DAY  # 1998-04-19, as MovieLens 100k ends
+    now = int(time.time())
+    ratings = [(u, imported - d * DAY + 60) for u, d in ((1, 0), (2, 0), (3, 1), (4, 5))] + [(5, now)]
+    body = {"ratings": [{"user_id": u, "movie_id": 1, "rating": 4, "timestamp": t} for u, t in ratings]}
+    assert (await client.post("/api/ratings/batch", json=body, headers=CLIENT)).status_code == 201
+
+    calendar = (await client.get("/api/stats", params={"days": 30})).json()
+    assert calendar["window"] == "calendar" and len(calendar["per_day"]) == 30
+    assert sum(d["ratings"] for d in calendar["per_day"]) == 1  # only today's
+
+    rated = (await client.get("/api/stats", params={"days": 30, "window": "rated"})).json()
+    assert rated["window"] == "rated" and rated["days"] == 30
+    day = lambda t: time.strftime("%Y-%m-%d", time.gmtime(t))
+    assert rated["per_day"] == [
+        {"day": day(imported - 5 * DAY), "ratings": 1}, {"day": day(imported - DAY), "ratings": 1},
+        {"day": day(imported), "ratings": 2}, {"day": day(now), "ratings": 1},
+    ]
+    assert rated["first_rating_at"].startswith(day(imported - 5 * DAY)) and rated["last_rating_at"].startswith(day(now))
+    # The most recent days win when there are more than asked for.
+    latest = (await client.get("/api/stats", params={"days": 2, "window": "rated"})).json()
+    assert [d["day"] for d in latest["per_day"]] == [day(imported), day(now)]
+
+    refused = await client.get("/api/stats", params={"window": "weekly"})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "window"
 
 
 FORM_SCALARS = {"integer", "number", "string"}

@@ -4,8 +4,10 @@
 import { askKey, forgetKey, getKey } from "./auth.js";
 
 export class ApiError extends Error {
-  constructor(status, error = {}) {
+  /** `body`: the whole answer, for the few endpoints whose error answer is not the error shape (/ready's 503). */
+  constructor(status, error = {}, body = null) {
     super(error.message || `HTTP ${status}`);
+    this.body = body;
     this.status = status;
     this.code = error.code || "http_error";
     this.field = error.field || null;
@@ -21,7 +23,7 @@ async function send(path, { method = "GET", body } = {}) {
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 204) return null;
   const payload = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, payload.error);
+  if (!response.ok) throw new ApiError(response.status, payload.error, payload);
   return payload;
 }
 
@@ -32,10 +34,14 @@ let readKeyDeclined = false;
 /** GET (or any method) without needing the admin key; on a server that requires a key for
  * reads too (production), a 401 asks for one once and retries. */
 export async function api(path, options) {
+  const sentWith = getKey();
   try {
     return await send(path, options);
   } catch (error) {
     if (error.status !== 401 || readKeyDeclined) throw error;
+    // Sent before the key that another poll's dialog asked for was entered: retry with it
+    // rather than open the dialog a second time.
+    if (getKey() && getKey() !== sentWith) return send(path, options);
     const key = await askKey("This server requires an API key for reads too: enter the client or admin key.");
     if (!key) {
       readKeyDeclined = true;

@@ -46,6 +46,15 @@ export async function empty(el, message) {
   el.dataset.empty = message;
 }
 
+/** Remove a chart that is not shown at all (not even as a message). */
+export async function clear(el) {
+  const Plotly = await plotlyReady;
+  Plotly.purge(el);
+  el.replaceChildren();
+  el.classList.remove("chart-empty");
+  el.removeAttribute("data-empty");
+}
+
 /** Redraw charts to their container size when the window is resized. */
 export function onResize(callback) {
   let timer;

@@ -31,6 +31,13 @@ export function dateTime(iso) {
   return d.toLocaleString("en-GB", { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit" });
 }
 
+/** A UTC calendar day ("2026-03-04") as "04 Mar", or "04 Mar 2026" with the year. */
+export function day(isoDay, { withYear = false } = {}) {
+  return new Date(`${isoDay}T00:00:00Z`).toLocaleDateString("en-GB", {
+    day: "2-digit", month: "short", year: withYear ? "numeric" : undefined, timeZone: "UTC",
+  });
+}
+
 export function ago(iso) {
   if (!iso) return "–";
   const seconds = (Date.now() - new Date(iso).getTime()) / 1000;

@@ -4,7 +4,7 @@
 import { api, apiOptional } from "./api.js";
 import { initAuth } from "./auth.js";
 import { onResize } from "./charts.js";
-import { $, fill, h } from "./dom.js";
+import { $ } from "./dom.js";
 import { Poller } from "./poller.js";
 import * as activeModel from "./panel-active-model.js";
 import * as dataStats from "./panel-data-stats.js";
@@ -12,42 +12,54 @@ import * as history from "./panel-history.js";
 import * as jobsPanel from "./panel-jobs.js";
 import * as liveChart from "./panel-live-chart.js";
 import * as metricsChart from "./panel-metrics-chart.js";
+import * as serving from "./panel-serving.js";
 import * as trainForm from "./panel-train-form.js";
 import * as tryIt from "./panel-try-it.js";
 import * as versions from "./panel-versions.js";
 
 const FAST_MS = 800;
 const SLOW_MS = 4000;
-const state = { types: [], jobs: [], models: [], metricsHistory: [], live: undefined, stats: null };
+const READY_MS = 5000;
+const state = { types: [], jobs: null, models: [], metricsHistory: [], live: undefined, stats: null };
 const seen = { models: "", history: "" };
 
 const jobsPoller = new Poller(refreshJobs, SLOW_MS);
 const modelsPoller = new Poller(refreshModels, 5000);
+// Its own loop: the header must say "not ready" even when the database is down and the
+// models poll fails.
+const readyPoller = new Poller(refreshReady, READY_MS);
 const livePoller = new Poller(refreshLive, 10000);
 const statsPoller = new Poller(refreshStats, 30000);
 
 async function refreshJobs() {
-  const before = new Map(state.jobs.map((j) => [j.id, j.status]));
+  const before = new Map((state.jobs || []).map((j) => [j.id, j.status]));
   state.jobs = await api("/api/ml/training-status?limit=50");
   const anyActive = state.jobs.some((j) => jobsPanel.ACTIVE.has(j.status));
   jobsPoller.setInterval(anyActive ? FAST_MS : SLOW_MS);
-  jobsPanel.render($("#jobs-body"), $("#jobs-note"), state.jobs, state.types, { onChange: () => jobsPoller.now() });
-  const key = JSON.stringify(state.jobs.map((j) => [j.id, j.status, j.current_epoch, j.model_version]));
+  renderJobs();
+  const finished = state.jobs.some((j) => before.has(j.id) && jobsPanel.ACTIVE.has(before.get(j.id)) && !jobsPanel.ACTIVE.has(j.status));
+  if (finished) {
+    modelsPoller.now();
+    readyPoller.now();
+  }
+}
+
+/** The job cards and the history, from the jobs and the versions (a job's version may be deleted since). */
+function renderJobs() {
+  if (!state.jobs) return; // not loaded yet: the panels keep "Loading…"
+  jobsPanel.render($("#jobs-body"), $("#jobs-note"), state.jobs, state.types, state.models, { onChange: () => jobsPoller.now() });
+  const key = JSON.stringify([
+    state.jobs.map((j) => [j.id, j.status, j.current_epoch, j.model_version]),
+    state.models.map((m) => [m.version, m.status]),
+  ]);
   if (key !== seen.history) {
     seen.history = key;
-    history.render($("#history-body"), state.jobs, state.types);
+    history.render($("#history-body"), state.jobs, state.types, state.models);
   }
-  const finished = state.jobs.some((j) => before.has(j.id) && jobsPanel.ACTIVE.has(before.get(j.id)) && !jobsPanel.ACTIVE.has(j.status));
-  if (finished) modelsPoller.now();
 }
 
 async function refreshModels() {
-  const [models, metricsHistory, ready] = await Promise.all([
-    api("/api/ml/models"),
-    api("/api/ml/metrics/history"),
-    api("/ready").catch((error) => ({ ready: false, detail: error.message })),
-  ]);
-  renderServing(ready);
+  const [models, metricsHistory] = await Promise.all([api("/api/ml/models"), api("/api/ml/metrics/history")]);
   const key = JSON.stringify([models, metricsHistory]);
   if (key === seen.models) return;
   seen.models = key;
@@ -55,8 +67,16 @@ async function refreshModels() {
   state.metricsHistory = metricsHistory;
   activeModel.render($("#active-body"), $("#active-badge"), models, state.types);
   versions.render($("#versions-body"), $("#versions-error"), models, state.types, { onChange: refreshAfterAction });
+  renderJobs();
   livePoller.now(); // the live chart depends on the active version's type
-  await metricsChart.render($("#metrics-chart"), $("#metrics-types"), metricsHistory, models, state.types);
+  await metricsChart.render({ history: metricsHistory, models, types: state.types });
+}
+
+async function refreshReady() {
+  // A 503's body is a readiness answer too; only a failed request has none.
+  const ready = await api("/ready").catch((error) => (error.body && "ready" in error.body ? error.body : { ready: false, detail: error.message }));
+  const shown = serving.render($("#serving"), ready);
+  readyPoller.setInterval(shown === "switching" ? FAST_MS : READY_MS);
 }
 
 async function refreshLive() {
@@ -67,20 +87,15 @@ async function refreshLive() {
 }
 
 async function refreshStats() {
-  state.stats = await api("/api/stats?days=30");
-  await dataStats.render($("#data-counts"), $("#per-day-chart"), state.stats);
-}
-
-function renderServing(ready) {
-  const el = $("#serving");
-  el.dataset.ready = String(Boolean(ready.ready));
-  const text = ready.model_version ? `serving v${ready.model_version}` : ready.ready ? "no model yet" : "not ready";
-  fill(el, h("span", { class: "dot" }), h("span", { text: ready.ready ? text : `${text}${ready.detail ? ` · ${ready.detail}` : ""}` }));
+  // The days that have ratings, not calendar days: one rating today would hide an import from 1998.
+  state.stats = await api("/api/stats?days=30&window=rated");
+  await dataStats.render($("#data-counts"), $("#per-day-chart"), $("#per-day-note"), state.stats);
 }
 
 function refreshAfterAction() {
   seen.models = "";
   modelsPoller.now();
+  readyPoller.now();
   livePoller.now();
 }
 
@@ -99,7 +114,8 @@ state.types = await api("/api/ml/model-types").catch((error) => {
   typesError = error.message;
   return [];
 });
+metricsChart.init($("#metrics"));
 trainForm.init($("#train-form"), { types: state.types, loadError: typesError, onQueued: () => jobsPoller.now() });
 tryIt.init($("#try"), { onRated: () => { livePoller.now(); statsPoller.now(); } });
-for (const poller of [jobsPoller, modelsPoller, livePoller, statsPoller]) poller.start();
+for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller]) poller.start();
 onResize(redrawCharts);

@@ -5,26 +5,50 @@ import { fill, h } from "./dom.js";
 import * as fmt from "./format.js";
 import { changedParams, expectedEpochs, flatten, isOneStep, paramText, typeTag } from "./model-types.js";
 
-export function render(container, jobs, types) {
+// On a phone each row reflows into a few lines (dashboard.css); `label` names the cells
+// whose value alone would not say what it is.
+const COLUMNS = [
+  { title: "Created" }, { title: "Kind" }, { title: "Type" }, { title: "Status" },
+  { title: "Epochs", label: "epochs" }, { title: "Duration", label: "took" }, { title: "Version", label: "version" },
+  { title: "Hyperparameters", wide: true }, { title: "Error", wide: true },
+];
+
+/** `models`: every version, deleted ones included: a job's version may be gone since. */
+export function render(container, jobs, types, models) {
   if (!jobs.length) {
     fill(container, h("p", { class: "muted", text: "No training jobs yet." }));
     return;
   }
   fill(container, h("table", { class: "data-table", id: "history-table" },
-    h("thead", {}, h("tr", {},
-      ["Created", "Kind", "Type", "Status", "Epochs", "Duration", "Version", "Hyperparameters", "Error"].map((t) => h("th", { scope: "col", text: t })))),
+    h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col", text: c.title })))),
     h("tbody", {}, jobs.map((job) => h("tr", { dataset: { jobId: job.id, status: job.status, modelType: job.model_type } },
-      h("td", { title: job.created_at, text: fmt.dateTime(job.created_at) }),
-      h("td", { text: job.kind }),
-      h("td", {}, typeTag(job.model_type, types)),
-      h("td", {}, h("span", { class: `badge badge-${job.status}`, text: job.status })),
-      h("td", { class: "num", text: isOneStep(job) ? "one step" : `${job.current_epoch}/${expectedEpochs(job) || "?"}` }),
-      h("td", { class: "num", text: fmt.duration(job.duration_seconds) }),
-      h("td", { class: "num", text: job.model_version ? `v${job.model_version}` : "–" }),
-      h("td", { class: "small muted", title: words(job.hyperparams).join("\n"), text: summarize(job, types) }),
-      h("td", { class: "error-text", text: job.error || "" }),
-    ))),
+      cells(job, types, models).map((cell, i) => {
+        if (COLUMNS[i].label) cell.dataset.label = COLUMNS[i].label;
+        if (COLUMNS[i].wide) cell.classList.add("wide");
+        return cell;
+      })))),
   ));
+}
+
+function cells(job, types, models) {
+  return [
+    h("td", { class: "nowrap", title: job.created_at, text: fmt.dateTime(job.created_at) }),
+    h("td", { text: job.kind }),
+    h("td", {}, typeTag(job.model_type, types)),
+    h("td", {}, h("span", { class: `badge badge-${job.status}`, text: job.status })),
+    h("td", { class: "num", text: isOneStep(job) ? "one step" : `${job.current_epoch}/${expectedEpochs(job) || "?"}` }),
+    h("td", { class: "num", text: fmt.duration(job.duration_seconds) }),
+    versionCell(job.model_version, models),
+    h("td", { class: "small muted", title: words(job.hyperparams).join("\n"), text: summarize(job, types) }),
+    h("td", { class: "error-text", text: job.error || "" }),
+  ];
+}
+
+function versionCell(version, models) {
+  if (!version) return h("td", { class: "num", text: "–" });
+  const deleted = models.find((m) => m.version === version)?.status === "deleted";
+  return h("td", { class: "num", dataset: { versionStatus: deleted ? "deleted" : "" } },
+    `v${version}`, deleted ? h("span", { class: "badge badge-deleted", text: "deleted" }) : null);
 }
 
 /** Every hyperparameter as "name=value", nested ones as "group.name=value". */

@@ -17,7 +17,8 @@ function watched(jobs) {
   return live.length ? live : jobs.slice(0, 1);
 }
 
-export function render(container, note, jobs, types, { onChange }) {
+/** `models`: every version, deleted ones included, to say what became of a job's version. */
+export function render(container, note, jobs, types, models, { onChange }) {
   const shown = watched(jobs);
   note.textContent = shown.some((j) => ACTIVE.has(j.status)) ? "updating every second" : "";
   if (!shown.length) {
@@ -30,7 +31,8 @@ export function render(container, note, jobs, types, { onChange }) {
   const roots = shown.map((job) => {
     const card = cards.get(job.id) || createCard(job, onChange);
     cards.set(job.id, card);
-    update(card, job, types.find((t) => t.model_type === job.model_type), !jobs.some((j) => ACTIVE.has(j.status)));
+    const made = models.find((m) => m.version === job.model_version);
+    update(card, job, types.find((t) => t.model_type === job.model_type), made, !jobs.some((j) => ACTIVE.has(j.status)));
     return card.root;
   });
   if (roots.length !== container.children.length || roots.some((r, i) => container.children[i] !== r)) {
@@ -74,9 +76,10 @@ function createCard(job, onChange) {
   return { root, parts, chart, drawn: "" };
 }
 
-function update(card, job, info, isLastFinished) {
+function update(card, job, info, made, isLastFinished) {
   const { parts, root } = card;
   root.dataset.status = job.status;
+  root.dataset.versionStatus = made?.status || "";
   root.dataset.epoch = job.current_epoch;
   parts.title.textContent = `${isLastFinished && !ACTIVE.has(job.status) ? "Last job · " : ""}${job.kind} · ${job.model_type}`;
   parts.params.textContent = info ? changedParams(job.hyperparams, info).join(" ") || "default hyperparameters" : "";
@@ -93,13 +96,15 @@ function update(card, job, info, isLastFinished) {
   parts.track.setAttribute("aria-valuenow", String(pct));
   parts.track.setAttribute("aria-valuetext", `${pct}%`);
   parts.cancel.hidden = !ACTIVE.has(job.status) || job.cancel_requested;
-  parts.outcome.textContent = outcome(job);
+  parts.outcome.textContent = outcome(job, made);
   parts.outcome.className = `job-outcome ${job.status === "failed" ? "error-text" : ""}`;
   drawCurves(card, job);
 }
 
-function outcome(job) {
-  if (job.status === "succeeded") return `Produced version v${job.model_version}.`;
+function outcome(job, made) {
+  if (job.status === "succeeded") {
+    return `Produced version v${job.model_version}${made?.status === "deleted" ? ", since deleted" : ""}.`;
+  }
   if (job.status === "failed") return job.error || "Failed.";
   if (job.status === "cancelled") return job.error || "Cancelled.";
   if (job.status === "running" && job.progress >= 0.6 && job.history.length) return "Evaluating on the holdout and refitting on all ratings…";
