@@ -77,10 +77,9 @@ def page_errors() -> PageErrors:
     return PageErrors()
 
 
-@pytest.fixture
-def page(browser, page_errors) -> Iterator:
-    """A fresh browser context (so a fresh sessionStorage) at laptop size."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+def open_tab(browser, page_errors: PageErrors, **context_options) -> Iterator:
+    """A tab in a fresh browser context (so a fresh sessionStorage), its errors recorded."""
+    context = browser.new_context(**context_options)
     context.set_default_timeout(20_000)
     tab = context.new_page()
     tab.on("pageerror", lambda error: page_errors.messages.append(f"pageerror: {error}"))
@@ -90,6 +89,21 @@ def page(browser, page_errors) -> Iterator:
            and page_errors.messages.append(f"console: {msg.text}"))
     yield tab
     context.close()
+
+
+@pytest.fixture
+def page(browser, page_errors) -> Iterator:
+    """A tab at laptop size."""
+    yield from open_tab(browser, page_errors, viewport={"width": 1440, "height": 1000})
+
+
+PHONE = {"width": 390, "height": 844}  # an iPhone 12 to 14's viewport, in CSS pixels
+
+
+@pytest.fixture
+def phone(browser, page_errors) -> Iterator:
+    """A tab as on a phone: its viewport, a touch screen (so `tap` works), mobile emulation."""
+    yield from open_tab(browser, page_errors, viewport=PHONE, has_touch=True, is_mobile=True)
 
 
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
 from service.testing.stack import Stack
-from tests.browser.conftest import ARTIFACTS, REPO, screenshot
+from tests.browser.conftest import ARTIFACTS, PHONE, REPO, screenshot
 from tests.scenario import ADMIN, CLIENT
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -45,8 +46,20 @@ WATCH_HEADER = """() => {
 }"""
 CHARTED = ["rmse", "mae", "precision@10", "recall@10", "ndcg@10", "map@10", "hit_rate@10", "candidate_precision@10",
            "candidate_recall@10", "candidate_ndcg@10", "catalog_coverage@10"]  # metrics-catalog.js, n_test aside
-PHONE = {"width": 390, "height": 844}
-PHONE_PAGE_MAX_PX = 7_000  # 7,833 before the phone layout; 6,763 after (try-it's ten recommendations are 2,079)
+# 7,833 px before the phone layout, 6,763 with one metrics chart (try-it alone was 2,079),
+# about 2,400 with the occasional panels closed.
+PHONE_PAGE_MAX_PX = 3_000
+DESKTOP = {"width": 1280, "height": 900}
+# Closed on a phone behind their heading: section -> its body (collapsible.js).
+COLLAPSIBLE = {"train": "train-panel", "data": "data-panel", "versions": "versions-panel", "try": "try-panel",
+               "history": "history-panel"}
+PANELS = """() => [...document.querySelectorAll('[data-collapsible]')].map((s) => {
+  const toggle = s.querySelector('h2 > .panel-toggle'), body = s.querySelector('.panel-body');
+  return {id: s.id, body: body.id, hidden: body.hidden, expanded: toggle ? toggle.getAttribute('aria-expanded') : null,
+    controls: toggle?.getAttribute('aria-controls') ?? null, hint: s.querySelector('.panel-hint').textContent,
+    heading: s.querySelector('h2').innerText};
+})"""
+PAGE_SIZE = "({width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight})"
 
 
 def api(seeded, path: str):
@@ -56,7 +69,7 @@ def api(seeded, path: str):
 def open_dashboard(page, seeded) -> None:
     page.goto(seeded.url + "/dashboard")
     page.wait_for_selector("#active-body [data-active-version]")
-    page.wait_for_selector("#hyperparam-fields [data-path]")
+    page.wait_for_selector("#hyperparam-fields [data-path]", state="attached")  # closed on a phone
 
 
 def enter_key(page) -> None:
@@ -345,32 +358,52 @@ def test_ratings_per_day_cover_the_data_not_the_last_30_calendar_days(page, page
     page_errors.assert_none()
 
 
-def test_a_phone_gets_one_metrics_chart_and_a_history_that_reflows(page, page_errors, seeded):
+def test_a_phone_gets_one_metrics_chart_closed_panels_and_a_history_that_reflows(phone, page_errors, seeded):
     assert len({r["model_version"] for r in api(seeded, "/api/ml/metrics/history")}) >= 2, "runs after a second version"
-    page.set_viewport_size(PHONE)
-    open_dashboard(page, seeded)
-    page.wait_for_selector("#metrics-chart[data-layout='single']")
-    page.wait_for_selector("#history-table tbody tr")
-    page.wait_for_selector("#try-recs li.rec")  # the longest panel, filled
-    page.wait_for_function("document.getElementById('per-day-chart').data")
+    open_dashboard(phone, seeded)
+    phone.wait_for_selector("#metrics-chart[data-layout='single']")
+    phone.wait_for_selector("#history-table tbody tr", state="attached")
+    phone.wait_for_selector("#try-recs li.rec", state="attached")  # the longest panel, filled while closed
+    phone.wait_for_function("document.getElementById('per-day-chart').data")
+    phone.wait_for_function("(el => el.data || el.dataset.empty)(document.getElementById('live-chart'))")
 
     # One chart and a picker instead of eleven small charts, on the active type's gate metric.
-    assert page.get_attribute("#metrics-chart", "data-metric") == "rmse"
-    assert page.eval_on_selector_all("#metrics-select option", "(os) => os.map((o) => o.value)") == CHARTED
-    assert {t["metric"] for t in page.evaluate(METRICS_CHART)} == {"rmse"}
-    page.select_option("#metrics-select", "ndcg@10")
-    page.wait_for_selector("#metrics-chart[data-metric='ndcg@10']")
-    assert {t["metric"] for t in page.evaluate(METRICS_CHART)} == {"ndcg@10"}
-    metrics_height = page.locator("#metrics").bounding_box()["height"]
+    assert phone.get_attribute("#metrics-chart", "data-metric") == "rmse"
+    assert phone.eval_on_selector_all("#metrics-select option", "(os) => os.map((o) => o.value)") == CHARTED
+    assert {t["metric"] for t in phone.evaluate(METRICS_CHART)} == {"rmse"}
+    phone.select_option("#metrics-select", "ndcg@10")
+    phone.wait_for_selector("#metrics-chart[data-metric='ndcg@10']")
+    assert {t["metric"] for t in phone.evaluate(METRICS_CHART)} == {"ndcg@10"}
+    metrics_height = phone.locator("#metrics").bounding_box()["height"]
     assert metrics_height < 650, metrics_height  # 1,178 px before
 
-    size = page.evaluate("({width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight})")
+    # The occasional panels are closed, each under a button that says what is inside.
+    panels = phone.evaluate(PANELS)
+    assert {p["id"]: p["body"] for p in panels} == COLLAPSIBLE
+    assert all(p["hidden"] and p["expanded"] == "false" and p["controls"] == p["body"] and p["hint"] for p in panels), panels
+    hints = {p["id"]: p["hint"] for p in panels}
+    assert hints["try"] == "Recommendations for a user, and why"
+    models = api(seeded, "/api/ml/models")
+    active = next(m["version"] for m in models if m["is_active"])
+    assert hints["versions"].startswith(f"{len(models)} versions") and hints["versions"].endswith(f"· v{active} active")
+    jobs = api(seeded, "/api/ml/training-status?limit=50")
+    assert hints["history"] == f"{len(jobs)} jobs · the last one {jobs[0]['status']}"
+    assert hints["data"].startswith(f"{api(seeded, '/api/stats')['users']:,} users · ")
+    # The active model's twelve metrics too, under its gate metric.
+    assert phone.get_attribute("#active-metrics-title .panel-toggle", "aria-expanded") == "false"
+    assert phone.locator("#active-metrics").is_hidden()
+    assert phone.text_content("#active-metrics-title .panel-hint").startswith("RMSE 0.")
+
+    size = phone.evaluate(PAGE_SIZE)
     assert size["width"] <= PHONE["width"], size
     assert size["height"] < PHONE_PAGE_MAX_PX, size
-    assert page.locator(".topbar").bounding_box()["height"] < 60  # a one-line sticky header
+    assert phone.locator(".topbar").bounding_box()["height"] < 60  # a one-line sticky header
+    screenshot(phone, "dashboard-phone-layout")
 
     # Every column of every job is on screen: rows reflow, nothing to scroll sideways.
-    history = page.evaluate("""() => {
+    phone.locator("#history .panel-toggle").tap()
+    phone.wait_for_selector("#history-table tbody tr")
+    history = phone.evaluate("""() => {
       const wrap = document.getElementById('history-body');
       const cells = [...document.querySelectorAll('#history-table tbody td')].filter((td) => td.textContent.trim());
       const off = cells.filter((td) => { const r = td.getBoundingClientRect();
@@ -382,7 +415,144 @@ def test_a_phone_gets_one_metrics_chart_and_a_history_that_reflows(page, page_er
     assert history["scroll"] <= history["box"] and history["off"] == [], history
     assert history["columns"] == ["Created", "Kind", "Type", "Status", "Epochs", "Duration", "Version", "Hyperparameters", "Error"]
     assert set(history["filled"]) == {9}
-    screenshot(page, "dashboard-phone-layout")
+    page_errors.assert_none()
+
+
+def test_on_a_phone_a_closed_panel_opens_with_a_tap_or_a_key_and_fits_the_screen(phone, page_errors, seeded):
+    open_dashboard(phone, seeded)
+    phone.wait_for_selector("#try[data-collapsed='true']")
+    closed_height = phone.evaluate(PAGE_SIZE)["height"]
+
+    # Try it: one tap opens it, and it works there as on a desktop.
+    toggle = phone.locator("#try .panel-toggle")
+    assert toggle.get_attribute("aria-expanded") == "false" and phone.locator("#try-form").is_hidden()
+    toggle.tap()
+    phone.locator("#try-form").wait_for()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    phone.fill("#try-user", "2")  # user 1's are those it showed on opening
+    phone.locator("#try-form button[type=submit]").tap()
+    phone.wait_for_selector("#try-recs[data-user='2']:not([aria-busy])")
+    assert "personalized by" in phone.text_content("#try-user-info")
+    recs = phone.locator("#try-recs li.rec")
+    assert recs.count() == 10 and all(recs.nth(i).is_visible() for i in range(10))
+    phone.locator("#try-recs li.rec:first-child .btn-link").tap()  # "Why?"
+    terms = phone.locator("#try-recs li.rec:first-child .why table.terms")
+    terms.wait_for()
+    box = terms.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+
+    # The training form, from the keyboard: Enter opens it, Space closes it again.
+    train = phone.locator("#train .panel-toggle")
+    train.focus()
+    phone.keyboard.press("Enter")
+    phone.locator("#model_type").wait_for()
+    assert train.get_attribute("aria-expanded") == "true" and phone.locator("#train-submit").is_visible()
+    phone.keyboard.press("Space")
+    phone.locator("#train-form").wait_for(state="hidden")
+    assert train.get_attribute("aria-expanded") == "false"
+    train.tap()
+    phone.locator("#train-submit").wait_for()
+
+    # The versions table fits the screen, every button on it.
+    phone.locator("#versions .panel-toggle").tap()
+    phone.wait_for_selector(f"#versions-table tr[data-version='{seeded.version}']")
+    versions = phone.evaluate("""() => { const wrap = document.getElementById('versions-body');
+      const off = [...wrap.querySelectorAll('button')].filter((b) => { const r = b.getBoundingClientRect();
+        return r.left < 0 || r.right > innerWidth; });
+      return {scroll: wrap.scrollWidth, box: wrap.clientWidth, off: off.map((b) => b.getAttribute('aria-label'))}; }""")
+    assert versions["scroll"] <= versions["box"] and versions["off"] == [], versions
+
+    # A chart drawn while its panel was closed is as wide as the panel once it opens.
+    phone.locator("#data .panel-toggle").tap()
+    phone.wait_for_function("""() => { const el = document.getElementById('per-day-chart');
+      const svg = el.querySelector('.main-svg');
+      return el.offsetParent !== null && svg && Math.abs(svg.getBoundingClientRect().width - el.clientWidth) < 2; }""")
+
+    # The active model's metrics, and the history from the section menu.
+    phone.locator("#active-metrics-title .panel-toggle").tap()
+    phone.locator("#active-metrics tr[data-metric='rmse']").wait_for()
+    phone.locator(".section-nav a[href='#history']").tap()
+    phone.wait_for_selector("#history-table tbody tr")
+    assert phone.get_attribute("#history .panel-toggle", "aria-expanded") == "true"
+
+    # All open, the page is long but still never wider than the screen.
+    assert all(not p["hidden"] and p["expanded"] == "true" for p in phone.evaluate(PANELS))
+    size = phone.evaluate(PAGE_SIZE)
+    assert size["width"] <= PHONE["width"] and size["height"] > closed_height + 2_000, size
+    screenshot(phone, "dashboard-phone-opened")
+    toggle.tap()
+    phone.locator("#try-form").wait_for(state="hidden")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    page_errors.assert_none()
+
+
+def test_on_a_desktop_every_panel_is_open_under_a_plain_heading(page, page_errors, seeded):
+    page.set_viewport_size(DESKTOP)
+    open_dashboard(page, seeded)
+    page.wait_for_selector("#try-recs li.rec")
+    page.wait_for_selector("#history-table tbody tr")
+
+    def assert_all_open() -> None:
+        panels = page.evaluate(PANELS)
+        assert all(not p["hidden"] and p["expanded"] is None for p in panels), panels
+        assert {p["id"]: p["heading"].strip() for p in panels} == {
+            "train": "Train a new model", "data": "Data at a glance", "versions": "Model versions", "try": "Try it",
+            "history": "Training history"}  # no hint, no arrow
+        assert page.locator(".panel-toggle").count() == 0
+        assert page.locator("#active-metrics").is_visible() and page.locator("#active-metrics-title").is_hidden()
+        for selector in ("#model_type", "#per-day-chart", f"#versions-table tr[data-version='{seeded.version}']",
+                         "#try-form", "#history-table"):
+            assert page.locator(selector).is_visible(), selector
+
+    assert_all_open()
+    # Narrowed to a phone's width they close; widened again, they are all open again.
+    page.set_viewport_size(PHONE)
+    page.wait_for_selector("#try[data-collapsed='true']")
+    assert page.locator("#try-form").is_hidden()
+    page.set_viewport_size(DESKTOP)
+    page.wait_for_function("!document.querySelector('[data-collapsed]')")
+    assert_all_open()
+    page_errors.assert_none()
+
+
+def test_the_history_lists_the_ten_latest_jobs_and_all_of_them_on_request(page, page_errors, seeded):
+    """Fifty jobs are a long page; the API's list is padded here with older cancelled jobs."""
+    total = 23
+    listed: list[str] = []
+
+    def padded(route) -> None:
+        jobs = route.fetch().json()
+        oldest = datetime.fromisoformat(jobs[-1]["created_at"].replace("Z", "+00:00"))
+        older = [{**jobs[-1], "id": f"00000000-0000-4000-8000-{i:012d}", "status": "cancelled", "model_version": None,
+                  "error": "cancelled on request", "created_at": (oldest - timedelta(minutes=i + 1)).isoformat()}
+                 for i in range(total - len(jobs))]
+        listed[:] = [job["id"] for job in jobs + older]
+        route.fulfill(json=jobs + older)
+
+    page.route(lambda url: "/api/ml/training-status?" in url, padded)
+    shown = "() => [...document.querySelectorAll('#history-table tbody tr')].filter((tr) => tr.offsetParent).map((tr) => tr.dataset.jobId)"
+    rows = f"(n) => ({shown})().length === n"
+    more = page.locator("#history-more")
+    open_dashboard(page, seeded)
+    page.wait_for_function(rows, arg=10)
+    assert page.evaluate(shown) == listed[:10]
+    assert more.text_content() == f"Show all {total}" and more.get_attribute("aria-expanded") == "false"
+    more.click()
+    page.wait_for_function(rows, arg=total)
+    assert page.evaluate(shown) == listed
+    assert more.text_content() == "Show the 10 latest" and more.get_attribute("aria-expanded") == "true"
+    more.click()
+    page.wait_for_function(rows, arg=10)
+
+    # On a phone too, inside the history panel once it is opened.
+    page.set_viewport_size(PHONE)
+    page.wait_for_selector("#history[data-collapsed='true']")
+    page.locator("#history .panel-toggle").click()
+    page.wait_for_function(rows, arg=10)
+    assert page.text_content("#history .panel-hint") == f"{total} jobs · the last one {api(seeded, '/api/ml/training-status')[0]['status']}"
+    more.click()
+    page.wait_for_function(rows, arg=total)
+    assert page.evaluate(PAGE_SIZE)["width"] <= PHONE["width"]
     page_errors.assert_none()
 
 

@@ -63,3 +63,9 @@ export function onResize(callback) {
     timer = setTimeout(callback, 150);
   });
 }
+
+/** Fit the charts under `root` to their containers: one drawn while hidden has no size. */
+export async function fit(root) {
+  const Plotly = await plotlyReady;
+  for (const el of root.querySelectorAll(".js-plotly-plot")) Plotly.Plots.resize(el);
+}

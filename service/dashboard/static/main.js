@@ -4,6 +4,7 @@
 import { api, apiOptional } from "./api.js";
 import { initAuth } from "./auth.js";
 import { onResize } from "./charts.js";
+import { initPanels } from "./collapsible.js";
 import { $ } from "./dom.js";
 import { Poller } from "./poller.js";
 import * as activeModel from "./panel-active-model.js";
@@ -17,6 +18,7 @@ import * as trainForm from "./panel-train-form.js";
 import * as tryIt from "./panel-try-it.js";
 import * as versions from "./panel-versions.js";
 
+const JOBS_LISTED = 50;
 const FAST_MS = 800;
 const SLOW_MS = 4000;
 const READY_MS = 5000;
@@ -33,7 +35,7 @@ const statsPoller = new Poller(refreshStats, 30000);
 
 async function refreshJobs() {
   const before = new Map((state.jobs || []).map((j) => [j.id, j.status]));
-  state.jobs = await api("/api/ml/training-status?limit=50");
+  state.jobs = await api(`/api/ml/training-status?limit=${JOBS_LISTED}`);
   const anyActive = state.jobs.some((j) => jobsPanel.ACTIVE.has(j.status));
   jobsPoller.setInterval(anyActive ? FAST_MS : SLOW_MS);
   renderJobs();
@@ -54,7 +56,7 @@ function renderJobs() {
   ]);
   if (key !== seen.history) {
     seen.history = key;
-    history.render($("#history-body"), state.jobs, state.types, state.models);
+    history.render(state.jobs, state.types, state.models, { complete: state.jobs.length < JOBS_LISTED });
   }
 }
 
@@ -89,7 +91,7 @@ async function refreshLive() {
 async function refreshStats() {
   // The days that have ratings, not calendar days: one rating today would hide an import from 1998.
   state.stats = await api("/api/stats?days=30&window=rated");
-  await dataStats.render($("#data-counts"), $("#per-day-chart"), $("#per-day-note"), state.stats);
+  await dataStats.render($("#data-counts"), $("#data-hint"), $("#per-day-chart"), $("#per-day-note"), state.stats);
 }
 
 function refreshAfterAction() {
@@ -107,6 +109,7 @@ function redrawCharts() {
 }
 
 initAuth();
+initPanels(); // before the first await, so a phone never shows them open for a moment
 // The model types (what the form offers, each type's defaults and gate metric) come first:
 // every panel reads them, and they do not change while the page is open.
 let typesError = "";
@@ -115,6 +118,7 @@ state.types = await api("/api/ml/model-types").catch((error) => {
   return [];
 });
 metricsChart.init($("#metrics"));
+history.init($("#history"));
 trainForm.init($("#train-form"), { types: state.types, loadError: typesError, onQueued: () => jobsPoller.now() });
 tryIt.init($("#try"), { onRated: () => { livePoller.now(); statsPoller.now(); } });
 for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller]) poller.start();

@@ -13,11 +13,14 @@ export function typeColor(modelType, types) {
   return i < 0 ? COLORS.muted : PALETTE[i % PALETTE.length];
 }
 
-/** A model type's name with its colour dot, as the metrics chart draws it. */
+/** A model type's name with its colour dot, as the metrics chart draws it. Where it has to
+ * wrap (a phone's versions table), "matrix_factorization" breaks after the underscore. */
 export function typeTag(modelType, types) {
+  const words = String(modelType).split("_");
+  const name = words.flatMap((word, i) => (i < words.length - 1 ? [`${word}_`, h("wbr")] : [word]));
   return h("span", { class: "type-tag", dataset: { modelType } },
     h("span", { class: "type-dot", style: `background:${typeColor(modelType, types)}`, "aria-hidden": "true" }),
-    modelType);
+    h("span", {}, name));
 }
 
 /** The key in a version's metrics of the holdout metric its type is gated on. */

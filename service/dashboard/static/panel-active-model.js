@@ -1,6 +1,8 @@
 // The active model: what it is, how it was trained, and its holdout metrics next to the
-// previous version's.
+// previous version's. On a phone the table of metrics is closed under a line with the gate
+// metric, the one the quality gate judges: twelve rows are a screenful.
 
+import { collapsible } from "./collapsible.js";
 import { fill, h } from "./dom.js";
 import * as fmt from "./format.js";
 import { METRICS } from "./metrics-catalog.js";
@@ -24,6 +26,11 @@ export function render(container, badge, models, types) {
   const previous = previousOf(models, active);
   const info = types.find((t) => t.model_type === active.model_type);
   fill(badge, h("span", { class: "badge badge-active", text: `v${active.version} active` }));
+  const gate = gateMetricKey(info);
+  const metricsTitle = h("h3", { class: "subhead phone-only", id: "active-metrics-title" },
+    "Holdout metrics ", h("span", { class: "panel-hint", text: gateLine(active, previous, gate) }));
+  const metricsBody = h("div", { class: "table-wrap", id: "active-metrics-body" }, metricsTable(active, previous, gate));
+  const metricsBlock = h("div", { class: "active-metrics-block" }, metricsTitle, metricsBody);
   fill(
     container,
     h("div", { class: "active-grid", dataset: { activeVersion: active.version, modelType: active.model_type } },
@@ -34,9 +41,20 @@ export function render(container, badge, models, types) {
         h("h3", { class: "subhead", text: "Hyperparameters" }),
         hyperparams(active.hyperparams, info?.hyperparams_schema),
       ),
-      h("div", { class: "table-wrap" }, metricsTable(active, previous, gateMetricKey(info))),
+      metricsBlock,
     ),
   );
+  collapsible(metricsBlock, metricsTitle, metricsBody);
+}
+
+/** "RMSE 0.9148 · −0.0203 vs v1, better": the gate metric and its change since the previous
+ * version, in words too, as the colours of the table are not there. */
+function gateLine(active, previous, gate) {
+  const metric = METRICS.find((m) => m.key === gate);
+  const value = active.metrics?.[gate];
+  if (!metric || value == null) return `${METRICS.length} metrics${previous ? ` vs v${previous.version}` : ""}`;
+  const change = previous ? fmt.delta(gate, value, previous.metrics?.[gate]) : null;
+  return `${metric.label} ${fmt.num(value)}${change ? ` · ${fmt.signed(change.change)} vs v${previous.version}, ${change.verdict}` : ""}`;
 }
 
 function facts(model, info) {

@@ -8,10 +8,11 @@ import * as fmt from "./format.js";
 const DAY_MS = 86_400_000;
 const TICK_PX = 90; // room for one "22 Apr 1998" label
 
-export function render(countsEl, chartEl, noteEl, stats) {
+export function render(countsEl, hintEl, chartEl, noteEl, stats) {
   for (const key of ["users", "movies", "ratings"]) {
     countsEl.querySelector(`[data-count="${key}"]`).textContent = fmt.int(stats[key]);
   }
+  hintEl.textContent = `${fmt.int(stats.users)} users · ${fmt.int(stats.movies)} movies · ${fmt.int(stats.ratings)} ratings`;
   chartEl.dataset.window = stats.window || "calendar"; // absent from servers older than the rated window
   if (!stats.per_day.length) {
     noteEl.textContent = "";

@@ -1,5 +1,6 @@
 // Training history: every job with its model type, outcome, duration, error text, the
-// version made, and the hyperparameters it changed from its type's defaults.
+// version made, and the hyperparameters it changed from its type's defaults. The latest
+// ten are shown until the user asks for all: fifty jobs are a long scroll, on a phone most.
 
 import { fill, h } from "./dom.js";
 import * as fmt from "./format.js";
@@ -13,15 +14,40 @@ const COLUMNS = [
   { title: "Hyperparameters", wide: true }, { title: "Error", wide: true },
 ];
 
-/** `models`: every version, deleted ones included: a job's version may be gone since. */
-export function render(container, jobs, types, models) {
-  if (!jobs.length) {
-    fill(container, h("p", { class: "muted", text: "No training jobs yet." }));
+const LATEST = 10;
+const view = { body: null, more: null, hint: null };
+let showAll = false;
+let last = null; // what was drawn last, to redraw when "Show all" is toggled
+
+export function init(section) {
+  view.body = section.querySelector("#history-body");
+  view.more = section.querySelector("#history-more");
+  view.hint = section.querySelector("#history-hint");
+  view.more.addEventListener("click", () => {
+    showAll = !showAll;
+    render(...last);
+  });
+}
+
+/** `models`: every version, deleted ones included: a job's version may be gone since.
+ * `complete`: false when `jobs` are only the latest the page asked for, not all there are. */
+export function render(jobs, types, models, { complete = true } = {}) {
+  last = [jobs, types, models, { complete }];
+  const n = jobs.length;
+  view.hint.textContent = n
+    ? `${complete ? `${n} job${n === 1 ? "" : "s"}` : `${n} latest jobs`} · the last one ${jobs[0].status}`
+    : "No jobs yet";
+  view.more.hidden = n <= LATEST;
+  view.more.textContent = showAll ? `Show the ${LATEST} latest` : complete ? `Show all ${n}` : `Show the ${n} latest`;
+  view.more.setAttribute("aria-expanded", String(showAll));
+  if (!n) {
+    fill(view.body, h("p", { class: "muted", text: "No training jobs yet." }));
     return;
   }
-  fill(container, h("table", { class: "data-table", id: "history-table" },
+  const shown = showAll ? jobs : jobs.slice(0, LATEST);
+  fill(view.body, h("table", { class: "data-table", id: "history-table" },
     h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col", text: c.title })))),
-    h("tbody", {}, jobs.map((job) => h("tr", { dataset: { jobId: job.id, status: job.status, modelType: job.model_type } },
+    h("tbody", {}, shown.map((job) => h("tr", { dataset: { jobId: job.id, status: job.status, modelType: job.model_type } },
       cells(job, types, models).map((cell, i) => {
         if (COLUMNS[i].label) cell.dataset.label = COLUMNS[i].label;
         if (COLUMNS[i].wide) cell.classList.add("wide");

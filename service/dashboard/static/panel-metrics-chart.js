@@ -10,9 +10,8 @@ import { fill, h } from "./dom.js";
 import * as fmt from "./format.js";
 import { CHARTED, fullLabel, METRICS } from "./metrics-catalog.js";
 import { gateMetricKey, typeColor, typeTag } from "./model-types.js";
+import { PHONE } from "./viewport.js";
 
-// The same breakpoint as .chart-grid's phone height in dashboard.css.
-const PHONE = window.matchMedia("(max-width: 640px)");
 const view = { chart: null, values: null, pick: null, select: null, legend: null };
 let picked = null; // the metric the user chose on a phone, kept across redraws
 let last = null; // the data last drawn, to redraw with another metric

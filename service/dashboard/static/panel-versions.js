@@ -3,13 +3,18 @@
 
 import { adminApi } from "./api.js";
 import { confirmAction, toast } from "./dialogs.js";
-import { fill, h, say } from "./dom.js";
+import { $, fill, h, say } from "./dom.js";
 import * as fmt from "./format.js";
 import { gateMetricKey, typeTag } from "./model-types.js";
 
 const NARROW_HIDDEN = new Set(["Trained", "Ratings"]);
 
 export function render(container, errorEl, models, types, { onChange }) {
+  const active = models.find((m) => m.is_active);
+  const deleted = models.filter((m) => m.status === "deleted").length;
+  $("#versions-hint").textContent = models.length
+    ? `${models.length} version${models.length === 1 ? "" : "s"}${deleted ? ` (${deleted} deleted)` : ""} · ${active ? `v${active.version} active` : "none active"}`
+    : "No versions yet";
   if (!models.length) {
     fill(container, h("p", { class: "muted", text: "No versions yet." }));
     return;
@@ -65,7 +70,7 @@ function row(model, types, errorEl, onChange) {
     h("td", { class: "num hide-narrow", text: fmt.int(model.n_train_ratings) }),
     metric("rmse", model.holdout_rmse),
     metric("ndcg@10", model.holdout_ndcg),
-    h("td", { class: "row-actions" }, activate, remove),
+    h("td", {}, h("div", { class: "row-actions" }, activate, remove)), // a flex td would lose its row's border
   );
 }
 
