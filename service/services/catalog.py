@@ -102,11 +102,11 @@ async def _with_stats(session: AsyncSession, movies: Sequence[Movie]) -> list[Mo
         .where(Rating.movie_id.in_(ids))
         .group_by(Rating.movie_id)
     ) if ids else []
-    stats = {movie_id: (int(count), float(mean)) for movie_id, count, mean in rows}
-    return [
-        MoviePublic(
-            id=m.id, title=m.title, year=m.year, genres=genres.get(m.id, []),
-            n_ratings=stats.get(m.id, (0, None))[0], mean_rating=stats.get(m.id, (0, None))[1],
-        )
-        for m in movies
-    ]
+    stats: dict[int, tuple[int, float | None]] = {movie_id: (int(n), float(mean)) for movie_id, n, mean in rows}
+    public = []
+    for m in movies:
+        n_ratings, mean_rating = stats.get(m.id, (0, None))
+        public.append(MoviePublic(
+            id=m.id, title=m.title, year=m.year, genres=genres.get(m.id, []), n_ratings=n_ratings, mean_rating=mean_rating,
+        ))
+    return public
