@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite from a fresh clone: install what the tests need, start
-# PostgreSQL and Redis when they are down, then run pytest (unit, integration, browser).
+# PostgreSQL and Redis when they are down, then run pytest (unit, integration, browser)
+# and, for the whole suite, the mutation check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,4 +26,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 
-exec "$VENV/bin/python" -m pytest "$@"
+"$VENV/bin/python" -m pytest "$@"
+# The whole suite (no arguments, as CI runs it) ends with the mutation check: faults
+# planted one at a time in a copy of the tree, each of which its tests must catch.
+if [ $# -eq 0 ]; then
+  "$VENV/bin/python" scripts/mutation_check.py
+fi

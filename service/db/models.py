@@ -95,6 +95,10 @@ class ModelVersion(Base):
     holdout_rmse: Mapped[float | None] = mapped_column(Float)
     holdout_ndcg: Mapped[float | None] = mapped_column(Float)
     job_id: Mapped[str | None] = mapped_column(String(36))
+    # What the quality gate decided when the version was trained, and why (null for
+    # versions trained before the reason was recorded).
+    gate_activated: Mapped[bool | None] = mapped_column(Boolean)
+    gate_reason: Mapped[str | None] = mapped_column(Text)
 
     # The database, not the code, guarantees a single active version.
     __table_args__ = (

@@ -80,13 +80,11 @@ def active_version() -> Select[tuple[ModelVersion]]:
     return select(ModelVersion).where(ModelVersion.is_active.is_(True))
 
 
-def versions_beyond_retention(keep: int) -> Select[tuple[int]]:
-    """Kept versions older than the newest ``keep`` kept ones, never the active one."""
-    kept = ModelVersion.status != VersionStatus.deleted.value
-    newest = select(ModelVersion.version).where(kept).order_by(ModelVersion.version.desc()).limit(keep)
-    return select(ModelVersion.version).where(
-        kept, ModelVersion.version.not_in(newest.scalar_subquery()), ModelVersion.is_active.is_(False)
-    )
+def versions_beyond_retention(keep_inactive: int) -> Select[tuple[int]]:
+    """Kept inactive versions older than the newest ``keep_inactive`` inactive ones."""
+    kept_inactive = (ModelVersion.status != VersionStatus.deleted.value, ModelVersion.is_active.is_(False))
+    newest = select(ModelVersion.version).where(*kept_inactive).order_by(ModelVersion.version.desc()).limit(keep_inactive)
+    return select(ModelVersion.version).where(*kept_inactive, ModelVersion.version.not_in(newest.scalar_subquery()))
 
 
 def claim_job(job_id: str, stale_before: datetime) -> Update:

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_core.types import ModelSpec, ModelTypeName
+from recsys_core.types import ModelSpec
 from service.schemas.common import EntityId, UtcDatetime
 from service.training.status import JobStatus
 
@@ -91,6 +91,16 @@ class ModelVersionPublic(BaseModel):
     holdout_rmse: float | None = Field(None, description="Holdout RMSE (types that predict ratings).")
     holdout_ndcg: float | None = Field(None, description="Holdout full-catalogue NDCG@K.")
     metrics: dict[str, float | None] | None = Field(default=None, description="Its latest holdout metrics by name.")
+    gate_activated: bool | None = Field(
+        default=None,
+        description="Whether the quality gate activated it when it was trained; null for versions older than "
+        "the gate's record. An admin may still activate a version the gate kept out.",
+    )
+    gate_reason: str | None = Field(
+        default=None,
+        description="Why the gate decided so: the metric compared, against which active version, and the "
+        "tolerance setting (ACTIVATION_TOLERANCE or ACTIVATION_NDCG_TOLERANCE).",
+    )
 
 
 class RecommendationItem(BaseModel):

@@ -48,6 +48,8 @@ def _public(version: ModelVersion, metrics: MetricRecord | None) -> ModelVersion
         holdout_rmse=version.holdout_rmse,
         holdout_ndcg=version.holdout_ndcg,
         metrics=metrics.values if metrics else None,
+        gate_activated=version.gate_activated,
+        gate_reason=version.gate_reason,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from recsys_core.data import user_holdout_split
+from recsys_core.data import Split, user_holdout_split
 from recsys_core.evaluation import evaluate
 from recsys_core.params import MFParams
 from recsys_core.types import MODEL_TYPES, build_model, params_class
@@ -67,16 +67,24 @@ def train_candidate(
     return trainer.train(params, ratings, settings, curve_progress, refit_progress, item_tags)
 
 
+def evaluation_splits(ratings: pd.DataFrame, settings: Settings) -> tuple[Split, Split]:
+    """The holdout a version is evaluated on, and the split of the rest it is fit on.
+
+    Honest evaluation: metrics come from a holdout the model never saw; the per-epoch
+    validation curve (and early stopping, and the ensemble's blend weights) use a
+    slice of the training part only (``inner.test``), and the evaluated model is fit
+    on ``inner.train``."""
+    holdout = user_holdout_split(ratings, test_fraction=settings.holdout_fraction, seed=settings.split_seed)
+    inner = user_holdout_split(holdout.train, test_fraction=0.1, seed=settings.split_seed + 1)
+    return holdout, inner
+
+
 def _train_any(model_type: str) -> Callable[..., Candidate]:
     def train(
         params: BaseModel, ratings: pd.DataFrame, settings: Settings, curve: JobProgress, refit: JobProgress,
         item_tags: Mapping[int, Sequence[str]] | None,
     ) -> Candidate:
-        # Honest evaluation: metrics come from a holdout the model never saw; the per-epoch
-        # validation curve (and early stopping, and the ensemble's blend weights) use a
-        # slice of the training part only.
-        split = user_holdout_split(ratings, test_fraction=settings.holdout_fraction, seed=settings.split_seed)
-        inner = user_holdout_split(split.train, test_fraction=0.1, seed=settings.split_seed + 1)
+        split, inner = evaluation_splits(ratings, settings)
         # The configured scale, never the data's extremes: predictions are clipped to it, and
         # one stray rating must not stretch what the model may answer.
         scale = (settings.rating_min, settings.rating_max)

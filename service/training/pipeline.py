@@ -24,7 +24,7 @@ from service.db import statements
 from service.db.models import MetricRecord, ModelArtifact, ModelVersion, MovieGenre, Rating, TrainingJob, utcnow
 from service.db.session import sync_session
 from service.training.fitting import HOLDOUT_PROTOCOL, Candidate, train_candidate
-from service.training.gate import Tolerances, should_activate
+from service.training.gate import Tolerances, judge
 from service.training.progress import JobCancelled, JobProgress
 from service.training.retention import apply_retention
 from service.training.status import JobStatus
@@ -165,7 +165,9 @@ def _write_version(job_id: str, model_type: str, candidate: Candidate, n_ratings
             session.execute(statement)
         active = session.scalars(statements.active_version()).first()
         tolerances = Tolerances(rmse=settings.activation_tolerance, ndcg=settings.activation_ndcg_tolerance)
-        if should_activate(version, active, tolerances):
+        verdict = judge(version, active, tolerances)
+        version.gate_activated, version.gate_reason = verdict.activate, verdict.reason
+        if verdict.activate:
             for statement in statements.activation(version.version):
                 session.execute(statement)
         job.status = JobStatus.succeeded
