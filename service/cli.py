@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", action="store_true", help="log every request (off: it costs throughput)")
 
     commands.add_parser("worker", help="run a Celery worker for training jobs")
-    commands.add_parser("beat", help="run Celery beat (scheduled retrain, housekeeping)")
+    beat = commands.add_parser("beat", help="run Celery beat (scheduled retrain, housekeeping)")
+    beat.add_argument("--schedule-file", default="var/celerybeat-schedule",
+                      help="where beat keeps when each entry last ran (one file per beat)")
     commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
 
     importer = commands.add_parser("import-movielens", help="import a MovieLens folder, zip, URL or name (ml-100k)")
@@ -142,9 +144,10 @@ def _worker(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _beat(_: argparse.Namespace, settings: Settings) -> int:
-    Path("var").mkdir(exist_ok=True)
-    _celery_app().start(["beat", "--loglevel=INFO", "--schedule=var/celerybeat-schedule"])
+def _beat(args: argparse.Namespace, settings: Settings) -> int:
+    schedule_file = Path(args.schedule_file)
+    schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    _celery_app().start(["beat", "--loglevel=INFO", f"--schedule={schedule_file}"])
     return 0
 
 

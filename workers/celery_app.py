@@ -4,21 +4,10 @@ what a worker needs for long idempotent jobs, and the beat schedule."""
 from __future__ import annotations
 
 from celery import Celery
-from celery.schedules import crontab
 
 from service.core.config import get_settings
+from service.core.schedules import retrain_schedule
 from service.training.broker import REAP_STALE_JOBS, RETRAIN_ALL, build_celery
-
-
-def _cron(expression: str) -> crontab:
-    minute, hour, day_of_month, month_of_year, day_of_week = expression.split()
-    return crontab(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-    )
 
 
 def create_celery() -> Celery:
@@ -32,8 +21,8 @@ def create_celery() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         beat_schedule={
-            "retrain-all": {"task": RETRAIN_ALL, "schedule": _cron(settings.retrain_schedule)},
-            "reap-stale-jobs": {"task": REAP_STALE_JOBS, "schedule": 60.0},
+            "retrain-all": {"task": RETRAIN_ALL, "schedule": retrain_schedule(settings.retrain_schedule)},
+            "reap-stale-jobs": {"task": REAP_STALE_JOBS, "schedule": settings.reaper_interval_seconds},
         },
     )
     return app

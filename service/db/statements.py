@@ -18,6 +18,7 @@ from service.db.models import (
 from service.training.status import JobStatus
 
 VERSIONS_LOCK = 0x7265_6373  # any constant shared by every process that changes versions
+RETRAINS_LOCK = 0x7265_7472  # another, shared by every process that adds scheduled retrains
 
 
 def lock_versions(dialect: str) -> list[Executable]:
@@ -28,7 +29,24 @@ def lock_versions(dialect: str) -> list[Executable]:
     checks, so the decision and the write cannot drift apart; on PostgreSQL this
     transaction-scoped advisory lock also queues concurrent changes so they neither
     deadlock on each other's row locks nor interleave. SQLite serializes writers itself."""
-    return [select(func.pg_advisory_xact_lock(VERSIONS_LOCK))] if dialect == "postgresql" else []
+    return _advisory_lock(VERSIONS_LOCK, dialect)
+
+
+def lock_retrains(dialect: str) -> list[Executable]:
+    """Serialize the scheduled retrain's check-then-add (see :func:`pending_retrains`)
+    until the transaction ends, so two deliveries at once add one job, not two."""
+    return _advisory_lock(RETRAINS_LOCK, dialect)
+
+
+def _advisory_lock(key: int, dialect: str) -> list[Executable]:
+    return [select(func.pg_advisory_xact_lock(key))] if dialect == "postgresql" else []
+
+
+def pending_retrains() -> Select[tuple[str]]:
+    """Retrain jobs not finished yet (queued, or running)."""
+    return select(TrainingJob.id).where(
+        TrainingJob.kind == "retrain", TrainingJob.status.in_([JobStatus.queued, JobStatus.running])
+    )
 
 
 def deactivate_all() -> Update:

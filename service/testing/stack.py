@@ -46,6 +46,7 @@ class Stack:
     processes: list[subprocess.Popen] = field(default_factory=list)
     api_urls: list[str] = field(default_factory=list)
     worker: subprocess.Popen | None = None
+    log_files: dict[int, Path] = field(default_factory=dict)  # pid -> its output
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "recsys"), *args], env=self.env, cwd=self.log_dir, capture_output=True,
@@ -56,7 +57,11 @@ class Stack:
         process = subprocess.Popen([str(BIN / "recsys"), *args], env={**self.env, **(env or {})}, cwd=self.log_dir,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
+        self.log_files[process.pid] = self.log_dir / f"{name}.log"
         return process
+
+    def output(self, process: subprocess.Popen) -> str:
+        return self.log_files[process.pid].read_text(errors="replace")
 
     def start_api(self, workers: int = 1, env: dict[str, str] | None = None) -> str:
         """One more ``recsys serve`` (``env``: settings of its own on top of the stack's)."""
@@ -68,9 +73,15 @@ class Stack:
         self.api_urls.append(url)
         return url
 
-    def start_worker(self) -> subprocess.Popen:
-        self.worker = self.spawn(f"worker-{len(self.processes)}", "worker")
+    def start_worker(self, env: dict[str, str] | None = None) -> subprocess.Popen:
+        self.worker = self.spawn(f"worker-{len(self.processes)}", "worker", env=env)
         return self.worker
+
+    def start_beat(self, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """``recsys beat`` with a schedule file of its own: beat keeps there when each entry
+        last ran, and a file another beat left would shift this one's first ticks."""
+        name = f"beat-{len(self.processes)}"
+        return self.spawn(name, "beat", "--schedule-file", str(self.log_dir / name / "celerybeat-schedule"), env=env)
 
     def stop(self, process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         if process.poll() is None:

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core.errors import Conflict, NotFound, Unavailable
 from recsys_core.types import DEFAULT_MODEL_TYPE
+from service.core.errors import Conflict, NotFound, Unavailable
 from service.core.model_types import retrain_hyperparams
 from service.db import statements
 from service.db.hooks import after_commit
@@ -111,8 +111,16 @@ def queue_job(job: TrainingJob, dispatch: Dispatch) -> str:
 
 def add_retrain_jobs() -> list[str]:
     """The scheduled retrain's rows, committed; the task sends them (a send that fails
-    leaves its job queued, for the reaper to re-send)."""
+    leaves its job queued, for the reaper to re-send).
+
+    Nothing is added while a retrain is still queued or running: a tick delivered twice
+    (the task is acknowledged late), a second beat, or a schedule shorter than a retrain
+    then neither duplicates the work nor piles jobs up behind it."""
     with sync_session() as session:
+        for statement in statements.lock_retrains(session.get_bind().dialect.name):
+            session.execute(statement)
+        if session.scalars(statements.pending_retrains()).first() is not None:
+            return []
         jobs = retrain_jobs(session.scalars(statements.active_version()).first())
         session.add_all(jobs)
         return [job.id for job in jobs]
