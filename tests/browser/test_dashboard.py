@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from service.testing.stack import Stack
+from service.testing.stack import Stack, train
 from tests.browser.conftest import ARTIFACTS, PHONE, REPO, screenshot
 from tests.scenario import ADMIN, CLIENT
 
@@ -599,6 +599,20 @@ def test_a_deleted_version_reads_as_deleted_on_its_job_card_and_in_the_history(p
     assert cell.text_content() == f"v{made}deleted" and cell.locator(".badge-deleted").is_visible()
     assert page.text_content(f"#versions-table tr[data-version='{made}'] .badge-failed") == "deleted"
     assert next(m for m in api(seeded, "/api/ml/models") if m["version"] == made)["status"] == "deleted"
+    page_errors.assert_none()
+
+
+def test_a_version_the_gate_kept_out_says_why(page, page_errors, seeded):
+    weak = {"n_factors": 1, "epochs": 1, "regularization": 1000.0, "bias_regularization": 1000.0}
+    with httpx.Client(base_url=seeded.url, timeout=30) as client:
+        kept_out = train(client, weak, model_type="matrix_factorization")
+    model = next(m for m in api(seeded, "/api/ml/models") if m["version"] == kept_out)
+    assert model["gate_activated"] is False and not model["is_active"], model
+    open_dashboard(page, seeded)
+    reason = page.locator(f"#versions-table tr[data-version='{kept_out}'] .gate-reason")
+    reason.wait_for()
+    assert reason.text_content() == f"Kept out by the quality gate: {model['gate_reason']}"
+    assert "stays active" in model["gate_reason"]
     page_errors.assert_none()
 
 
