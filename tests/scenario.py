@@ -64,7 +64,8 @@ async def seed_scenario(client) -> None:
     assert 1 <= predicted["predicted_rating"] <= 5 and predicted["known_user"] and predicted["known_movie"]
 
     metrics = (await client.get("/api/ml/metrics")).json()
-    assert metrics["model_version"] == first and 0.8 < metrics["values"]["rmse"] < 1.2
+    # FAST scores about 0.92 on ml-100k's holdout; the global mean 1.12 and a bias-only model 0.95.
+    assert metrics["model_version"] == first and metrics["values"]["rmse"] < 1.0
     for key in ("mae", "precision@10", "recall@10", "ndcg@10", "catalog_coverage@10", "candidate_precision@10"):
         assert key in metrics["values"]
 
