@@ -1,4 +1,5 @@
-"""Real-time learning, explanations, live accuracy and cold start on the embedded stack."""
+"""Real-time learning, explanations, live accuracy and cold start on the in-process stack,
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from recsys_core.data import load_movielens
 from service.importer import import_dataset
 from tests.scenario import ADMIN, CLIENT, FAST, train, wait_for_active
+
+pytestmark = pytest.mark.every_database
 
 NEW_USER = 50_000
 
