@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from service.core.config import get_settings
-from tests.scenario import ADMIN, CLIENT, train, wait_for_active
+from tests.scenario import ADMIN, CLIENT, rating_scale, train, wait_for_active
 
 SCALES = [pytest.param((1.0, 10.0), id="1-10"), pytest.param((0.5, 4.0), id="0.5-4")]
 
@@ -90,6 +90,7 @@ async def scale_scenario(client: httpx.AsyncClient, scale: tuple[float, float]) 
     """Train, then check the scale everywhere the API takes or gives a rating. Shared by
     the in-process run and the real stack's."""
     lo, hi = scale
+    assert await rating_scale(client) == scale  # what the dashboard's rating buttons are built from
     step = (hi - lo) / 4  # one star of the original 1-5 scale
 
     # Just outside either end is refused, naming the field; exactly at each end is taken.

@@ -11,7 +11,7 @@ import pytest
 
 from recsys_core.data import load_movielens
 from service.importer import import_dataset
-from tests.scenario import ADMIN, CLIENT, FAST, train, wait_for_active
+from tests.scenario import ADMIN, CLIENT, FAST, rating_scale, train, wait_for_active
 
 pytestmark = pytest.mark.every_database
 
@@ -112,7 +112,8 @@ async def test_explanation_terms_add_up(client, trained):
     assert explanation["model_type"] == "matrix_factorization"
     raw = sum(t["value"] for t in explanation["terms"])
     assert raw == pytest.approx(explanation["score"], abs=1e-9)
-    assert explanation["predicted_rating"] == pytest.approx(min(max(raw, 1.0), 5.0), abs=1e-9)
+    lo, hi = await rating_scale(client)  # the configured scale (0.5-5 here), not 1-5
+    assert explanation["predicted_rating"] == pytest.approx(min(max(raw, lo), hi), abs=1e-9)
     assert explanation["predicted_rating"] == pytest.approx(recs["items"][0]["predicted_rating"], abs=1e-9)
     kinds = [t["kind"] for t in explanation["terms"]]
     assert kinds[:3] == ["global_mean", "user_bias", "item_appeal"] and "residual" not in kinds  # an exact solve
