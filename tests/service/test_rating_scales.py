@@ -87,10 +87,12 @@ def inside(value: float, scale: tuple[float, float]) -> bool:
 
 
 async def scale_scenario(client: httpx.AsyncClient, scale: tuple[float, float]) -> None:
-    """Train, then check the scale everywhere the API takes or gives a rating. Shared by
-    the in-process run and the real stack's."""
+    """With the scaled release imported: train, then check the scale everywhere the API
+    takes or gives a rating. Shared by the in-process run and the real stack's."""
     lo, hi = scale
     assert await rating_scale(client) == scale  # what the dashboard's rating buttons are built from
+    stored = (await client.get("/api/users/1/ratings")).json()  # imported, each star in its place
+    assert {r["rating"] for r in stored} == {float(on_scale(r, scale)) for r in (1.0, 2.0, 3.0, 4.0, 5.0)}
     step = (hi - lo) / 4  # one star of the original 1-5 scale
 
     # Just outside either end is refused, naming the field; exactly at each end is taken.
@@ -113,12 +115,22 @@ async def scale_scenario(client: httpx.AsyncClient, scale: tuple[float, float]) 
     assert metrics["candidate_precision@10"] == pytest.approx(REFERENCE_CANDIDATE_PRECISION, abs=0.05), metrics
     assert metrics["ndcg@10"] == pytest.approx(REFERENCE_NDCG, abs=0.02), metrics
 
+    errors: list[float] = []  # of the model's prediction before each rating, as live metrics score it
+
+    async def learn(user_id: int, movie_id: int, rating: float) -> None:
+        posted = await rate(client, user_id, movie_id, rating)
+        assert posted.status_code == 201, posted.text
+        before = posted.json()["fold_in"]["predicted_before"]
+        if before is not None:  # a new user's first rating has nothing to be predicted from
+            assert inside(before, scale), before
+            errors.append(before - rating)
+
     cold = (await client.get(f"/api/ml/recommendations/{FAN}", params={"n": 20})).json()
     assert cold["strategy"] == "popularity_fallback"
     for movie_id in STAR_WARS:
-        assert (await rate(client, FAN, movie_id, hi)).status_code == 201
+        await learn(FAN, movie_id, hi)
     for movie_id in DISLIKED:
-        assert (await rate(client, FAN, movie_id, lo)).status_code == 201
+        await learn(FAN, movie_id, lo)
     assert {r["rating"] for r in (await client.get(f"/api/users/{FAN}/ratings")).json()} == {lo, hi}
 
     recs = (await client.get(f"/api/ml/recommendations/{FAN}", params={"n": 20, "explain": True})).json()
@@ -133,9 +145,9 @@ async def scale_scenario(client: httpx.AsyncClient, scale: tuple[float, float]) 
     # The model learned what the ratings say: the same six movies rated the other way
     # round give a list with far less Sci-Fi.
     for movie_id in STAR_WARS:
-        assert (await rate(client, OPPOSITE, movie_id, lo)).status_code == 201
+        await learn(OPPOSITE, movie_id, lo)
     for movie_id in DISLIKED:
-        assert (await rate(client, OPPOSITE, movie_id, hi)).status_code == 201
+        await learn(OPPOSITE, movie_id, hi)
     other = (await client.get(f"/api/ml/recommendations/{OPPOSITE}", params={"n": 20})).json()
     assert other["strategy"] == "personalized"
     assert sci_fi(recs) >= sci_fi(other) + 3, (sci_fi(recs), sci_fi(other))
@@ -169,11 +181,13 @@ async def scale_scenario(client: httpx.AsyncClient, scale: tuple[float, float]) 
     one = (await client.post("/api/ml/predict", json={"user_id": FAN, "movie_id": DISLIKED[0]})).json()
     assert inside(one["predicted_rating"], scale) and one["predicted_rating"] < lo + 0.5 * (hi - lo)
 
-    # A new rating is scored before it is learned, on the scale, and counted live.
-    posted = (await rate(client, FAN, listed[0], lo)).json()
-    assert inside(posted["fold_in"]["predicted_before"], scale)
+    # Each rating was scored before it was learned, on the scale, and counted live: the
+    # top of the fan's list rated at the bottom is an error of over half the scale.
+    await learn(FAN, listed[0], lo)
+    assert errors[-1] > 0.5 * (hi - lo)
     live = (await client.get("/api/ml/metrics/live")).json()
-    assert live["n"] >= 1 and live["rmse"] is not None and live["rmse"] <= hi - lo
+    assert live["n"] == len(errors) >= 11
+    assert live["rmse"] == pytest.approx(float(np.sqrt(np.mean(np.square(errors)))), abs=1e-9)
 
 
 async def test_import_train_predict_recommend_explain_on_the_scale(client, scale, ml100k_dir, tmp_path):
@@ -182,6 +196,4 @@ async def test_import_train_predict_recommend_explain_on_the_scale(client, scale
                                  headers={**ADMIN, "Content-Type": "application/zip"})
     assert imported.status_code == 200, imported.text
     assert imported.json()["ratings"] == 100_000
-    stored = (await client.get("/api/users/1/ratings")).json()
-    assert {r["rating"] for r in stored} == {float(on_scale(r, scale)) for r in (1.0, 2.0, 3.0, 4.0, 5.0)}
     await scale_scenario(client, scale)
