@@ -225,7 +225,7 @@ async def test_ratings_folded_into_the_previous_version_survive_a_switch(client,
     assert got["predicted_rating"] == pytest.approx(expected, abs=1e-9) and got["known_user"]
 
 
-async def test_concurrent_writers_on_the_embedded_database_fold_the_last_writes(client, trained):
+async def test_concurrent_writers_fold_the_last_writes(client, trained):
     import asyncio
     import random
 
