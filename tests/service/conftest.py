@@ -39,8 +39,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def settings_env(database_url, monkeypatch) -> Iterator[str]:
-    url = database_url
-    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("WORKER_MODE", "inprocess")
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("ADMIN_API_KEY", ADMIN["X-API-Key"])
@@ -51,7 +50,7 @@ def settings_env(database_url, monkeypatch) -> Iterator[str]:
     from service.db.migrate import upgrade_to_head
 
     upgrade_to_head(get_settings().sync_database_url)
-    yield url
+    yield database_url
     sync_session_factory().kw["bind"].dispose()
     get_settings.cache_clear()
     sync_session_factory.cache_clear()
