@@ -40,7 +40,14 @@ async def train(client, hyperparams=FAST) -> dict:
     return job
 
 
+async def rating_scale(client) -> tuple[float, float]:
+    """The scale the service was started on (RATING_MIN, RATING_MAX), as it says."""
+    scale = (await client.get("/api/ratings/scale")).json()
+    return scale["min"], scale["max"]
+
+
 async def seed_scenario(client) -> None:
+    lo, hi = await rating_scale(client)
     before = (await client.get("/api/ml/recommendations/1", params={"n": 5})).json()
     assert before["strategy"] == "popularity_fallback" and before["model_version"] is None
     assert (await client.get("/ready")).json()["ready"] is True
@@ -58,10 +65,10 @@ async def seed_scenario(client) -> None:
     assert not rated & {item["movie_id"] for item in recs["items"]}
     scores = [item["score"] for item in recs["items"]]
     assert scores == sorted(scores, reverse=True)
-    assert all(item["title"] and 1 <= item["predicted_rating"] <= 5 for item in recs["items"])
+    assert all(item["title"] and lo <= item["predicted_rating"] <= hi for item in recs["items"])
 
     predicted = (await client.post("/api/ml/predict", json={"user_id": 1, "movie_id": 50})).json()
-    assert 1 <= predicted["predicted_rating"] <= 5 and predicted["known_user"] and predicted["known_movie"]
+    assert lo <= predicted["predicted_rating"] <= hi and predicted["known_user"] and predicted["known_movie"]
 
     metrics = (await client.get("/api/ml/metrics")).json()
     # FAST scores about 0.92 on ml-100k's holdout; the global mean 1.12 and a bias-only model 0.95.

@@ -50,6 +50,7 @@ RATE_BATCH: dict[str, Any] = {"ratings": [
     {"user_id": 196, "movie_id": 172, "rating": 4.0},
 ]}
 RATING: dict[str, Any] = {"user_id": 196, "movie_id": 242, "rating": 3.0, "timestamp": 881250949}
+RATING_SCALE: dict[str, Any] = {"min": 0.5, "max": 5.0}
 USER_RATINGS: list[dict[str, Any]] = [
     {"user_id": 196, "movie_id": 110, "rating": 1.0, "timestamp": 881252305},
     {"user_id": 196, "movie_id": 94, "rating": 3.0, "timestamp": 881252172},

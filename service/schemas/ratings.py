@@ -15,6 +15,11 @@ class RatingBase(BaseModel):
     rating: float = Field(strict=True, allow_inf_nan=False, description="On the service's rating scale (a JSON number).")
 
 
+class RatingScale(BaseModel):
+    min: float = Field(description="The lowest rating taken (RATING_MIN).")
+    max: float = Field(description="The highest rating taken (RATING_MAX).")
+
+
 class RatingCreate(RatingBase):
     model_config = ConfigDict(extra="forbid")
 

@@ -23,6 +23,16 @@ from service.training.progress import JobProgress, finite_or_none
 
 HOLDOUT_PROTOCOL = "user_holdout"
 
+# The candidate protocol's relevance threshold on the default 0.5-5 scale (recsys_core's
+# 3.5). Other scales put it at the same fraction of their width, so the metric judges
+# the same ratings relevant after a linear change of scale; a fixed 3.5 called nearly
+# every rating relevant on 1-10 and almost none on 0.5-4.
+_CANDIDATE_THRESHOLD_AT_DEFAULT = (3.5 - 0.5) / (5.0 - 0.5)
+
+
+def candidate_threshold(settings: Settings) -> float:
+    return settings.rating_min + _CANDIDATE_THRESHOLD_AT_DEFAULT * (settings.rating_max - settings.rating_min)
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -92,7 +102,8 @@ def _train_any(model_type: str) -> Callable[..., Candidate]:
         evaluated = build_model(model_type, params).fit(
             inner.train, validation=inner.test, rating_scale=scale, callback=curve, item_tags=item_tags
         )
-        report = evaluate(evaluated, inner.train, split.test, k=settings.evaluation_k)
+        report = evaluate(evaluated, inner.train, split.test, k=settings.evaluation_k,
+                          candidate_threshold=candidate_threshold(settings))
         final = build_model(model_type, _for_refit(params, curve.points)).fit(
             ratings, rating_scale=scale, callback=refit, item_tags=item_tags
         )

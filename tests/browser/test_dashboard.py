@@ -785,3 +785,29 @@ def test_a_server_that_requires_a_key_for_reads_asks_for_it_once(stack, seeded, 
     finally:
         for process in keyed.processes:
             keyed.stop(process)
+
+
+def test_the_rating_buttons_offer_the_servers_scale(stack, seeded, page, page_errors):
+    """A server on 0.5-4 offers 1 to 4 (it would refuse the 5 of a fixed 1-5 row), and the
+    top button's rating is stored as given."""
+    scaled = Stack(env={**stack.env, "RATING_MIN": "0.5", "RATING_MAX": "4.0"}, log_dir=stack.log_dir)
+    user = 777_001
+    try:
+        url = scaled.start_api()
+        page.goto(url + "/dashboard")
+        page.wait_for_selector("#active-body [data-active-version]")
+        enter_key(page)
+        page.fill("#try-user", str(user))
+        page.click("#try-form button[type=submit]")
+        page.wait_for_selector(f"#try-recs[data-user='{user}']:not([aria-busy]) li.rec")
+        first = page.locator("#try-recs li.rec:first-child")
+        assert first.locator("button.star").evaluate_all("bs => bs.map((b) => b.dataset.stars)") == ["1", "2", "3", "4"]
+        movie_id = int(first.get_attribute("data-movie-id"))
+        first.locator("button[data-stars='4']").click()
+        page.wait_for_function("document.getElementById('try-notice').textContent.includes('Rated')")
+        stored = httpx.get(f"{url}/api/users/{user}/ratings", timeout=10).json()
+        assert [(r["movie_id"], r["rating"]) for r in stored] == [(movie_id, 4.0)]
+        page_errors.assert_none()
+    finally:
+        for process in scaled.processes:
+            scaled.stop(process)

@@ -1,5 +1,8 @@
 """Service unit tests: a migrated SQLite database per test, the app in process, the
-in-process worker, and httpx talking ASGI."""
+in-process worker, and httpx talking ASGI.
+
+A module marked ``every_database`` runs each test on SQLite and again on a fresh
+PostgreSQL database: the deployment's database, where locking, types and SQL differ."""
 
 from __future__ import annotations
 
@@ -12,13 +15,31 @@ from recsys_core.data import load_movielens
 from service.core.config import get_settings
 from service.db.session import sync_session_factory
 from service.importer import import_dataset
+from service.testing.stack import fresh_database
 from tests.scenario import ADMIN, CLIENT, FAST, train, wait_for_active
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Only marked modules pay for the second backend; the rest keep their ids and time.
+    if "database_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("every_database"):
+        metafunc.parametrize("database_url", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-def settings_env(tmp_path, monkeypatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path}/recsys.db"
-    monkeypatch.setenv("DATABASE_URL", url)
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """The test's own empty database: SQLite in its tmp folder unless parametrized."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield f"sqlite:///{tmp_path}/recsys.db"
+        return
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def settings_env(database_url, monkeypatch) -> Iterator[str]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("WORKER_MODE", "inprocess")
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("ADMIN_API_KEY", ADMIN["X-API-Key"])
@@ -29,7 +50,7 @@ def settings_env(tmp_path, monkeypatch) -> Iterator[str]:
     from service.db.migrate import upgrade_to_head
 
     upgrade_to_head(get_settings().sync_database_url)
-    yield url
+    yield database_url
     sync_session_factory().kw["bind"].dispose()
     get_settings.cache_clear()
     sync_session_factory.cache_clear()

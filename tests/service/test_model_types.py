@@ -7,7 +7,7 @@ import pytest
 
 from recsys_core.data import load_movielens
 from service.importer import import_dataset
-from tests.scenario import ADMIN, CLIENT, wait_for_active, wait_for_job
+from tests.scenario import ADMIN, CLIENT, rating_scale, wait_for_active, wait_for_job
 
 NEW_USER = 60_000
 TYPES = {
@@ -81,7 +81,8 @@ async def test_each_type_trains_serves_learns_and_explains(imported, model_type)
     predicted = await client.post("/api/ml/predict", json={"user_id": NEW_USER, "movie_id": 172})
     if rates:
         assert predicted.status_code == 200 and predicted.json()["model_type"] == model_type
-        assert 1 <= predicted.json()["predicted_rating"] <= 5
+        lo, hi = await rating_scale(client)
+        assert lo <= predicted.json()["predicted_rating"] <= hi
     else:
         assert predicted.status_code == 409 and predicted.json()["error"]["field"] == "model_type"
 

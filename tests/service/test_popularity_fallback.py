@@ -8,6 +8,8 @@ import pytest
 
 from tests.scenario import CLIENT
 
+pytestmark = pytest.mark.every_database  # the movie totals behind the damped means are read from the database
+
 DAMPING = 4  # not the default 10, so a table that ignores the setting is caught
 NEW_USER = 1000
 

@@ -1,4 +1,5 @@
-"""Real-time learning, explanations, live accuracy and cold start on the embedded stack."""
+"""Real-time learning, explanations, live accuracy and cold start on the in-process stack,
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 
 from recsys_core.data import load_movielens
 from service.importer import import_dataset
-from tests.scenario import ADMIN, CLIENT, FAST, train, wait_for_active
+from tests.scenario import ADMIN, CLIENT, FAST, rating_scale, train, wait_for_active
+
+pytestmark = pytest.mark.every_database
 
 NEW_USER = 50_000
 
@@ -109,7 +112,8 @@ async def test_explanation_terms_add_up(client, trained):
     assert explanation["model_type"] == "matrix_factorization"
     raw = sum(t["value"] for t in explanation["terms"])
     assert raw == pytest.approx(explanation["score"], abs=1e-9)
-    assert explanation["predicted_rating"] == pytest.approx(min(max(raw, 1.0), 5.0), abs=1e-9)
+    lo, hi = await rating_scale(client)  # the configured scale (0.5-5 here), not 1-5
+    assert explanation["predicted_rating"] == pytest.approx(min(max(raw, lo), hi), abs=1e-9)
     assert explanation["predicted_rating"] == pytest.approx(recs["items"][0]["predicted_rating"], abs=1e-9)
     kinds = [t["kind"] for t in explanation["terms"]]
     assert kinds[:3] == ["global_mean", "user_bias", "item_appeal"] and "residual" not in kinds  # an exact solve
@@ -221,7 +225,7 @@ async def test_ratings_folded_into_the_previous_version_survive_a_switch(client,
     assert got["predicted_rating"] == pytest.approx(expected, abs=1e-9) and got["known_user"]
 
 
-async def test_concurrent_writers_on_the_embedded_database_fold_the_last_writes(client, trained):
+async def test_concurrent_writers_fold_the_last_writes(client, trained):
     import asyncio
     import random
 

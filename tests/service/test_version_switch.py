@@ -18,6 +18,8 @@ from service.core.config import get_settings
 from service.importer import import_dataset
 from tests.scenario import ADMIN, FAST, train, wait_for_job
 
+pytestmark = pytest.mark.every_database
+
 PAIR = {"user_id": 1, "movie_id": 50}
 
 

@@ -27,6 +27,7 @@ from service.schemas.ratings import (
     RatingBatchCreate,
     RatingCreate,
     RatingPublic,
+    RatingScale,
 )
 from service.services import ratings, realtime
 
@@ -83,6 +84,15 @@ async def delete_rating(
 ) -> FoldInResult:
     """Delete one rating and fold the user in again without it; a rating that does not exist is a 404."""
     return await realtime.unrate(session, registry, serving, user_id, movie_id)
+
+
+@router.get(
+    "/api/ratings/scale", response_model=RatingScale, dependencies=[ReaderKey], summary="Show the rating scale",
+    responses={200: response_example(examples.RATING_SCALE)},
+)
+async def get_rating_scale(settings: SettingsDep) -> RatingScale:
+    """The lowest and highest rating the service takes; predictions stay between them."""
+    return RatingScale(min=settings.rating_min, max=settings.rating_max)
 
 
 @router.get(

@@ -120,6 +120,8 @@ state.types = await api("/api/ml/model-types").catch((error) => {
 metricsChart.init($("#metrics"));
 history.init($("#history"));
 trainForm.init($("#train-form"), { types: state.types, loadError: typesError, onQueued: () => jobsPoller.now() });
-tryIt.init($("#try"), { onRated: () => { livePoller.now(); statsPoller.now(); } });
+// The scale too: the rating buttons offer only what the service takes (none if unknown).
+const scale = await api("/api/ratings/scale").catch(() => null);
+tryIt.init($("#try"), { scale, onRated: () => { livePoller.now(); statsPoller.now(); } });
 for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller]) poller.start();
 onResize(redrawCharts);

@@ -9,8 +9,10 @@ const N = 10;
 let currentUser = null;
 let shownIds = [];
 let rateMovie = async () => {};
+let starValues = [];
 
-export function init(section, { onRated }) {
+export function init(section, { scale, onRated }) {
+  starValues = scale ? ratingButtons(scale) : [];
   const form = $("#try-form", section);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -94,9 +96,18 @@ function recItem(item, user, isNew) {
   );
 }
 
+/** The whole numbers on the scale (1 to 5 on 0.5-5, 1 to 10 on 1-10, 1 to 4 on 0.5-4);
+ * a scale with fewer than 2 or more than 10 of them gets 5 even steps from end to end. */
+export function ratingButtons({ min, max }) {
+  const whole = [];
+  for (let n = Math.ceil(min); n <= max; n++) whole.push(n);
+  if (whole.length >= 2 && whole.length <= 10) return whole;
+  return [0, 1, 2, 3, 4].map((i) => Number((min + (i * (max - min)) / 4).toPrecision(3)));
+}
+
 function stars(movie) {
   return h("span", { class: "stars", role: "group", "aria-label": `Rate ${movie.title}` },
-    [1, 2, 3, 4, 5].map((n) => h("button", {
+    starValues.map((n) => h("button", {
       type: "button", class: "star", text: `${n}★`, "aria-label": `Rate ${movie.title} ${n} star${n > 1 ? "s" : ""}`,
       dataset: { stars: n },
       onclick: () => rateMovie(movie, n),
