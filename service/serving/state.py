@@ -122,6 +122,7 @@ class ServingState:
         self._new_movies: NewMovies | None = None
         self._tasks: list[asyncio.Task] = []
         self.rendered = RenderedCache(settings.response_cache_entries)
+        self._plain = Served(None, None, None)  # who serves a user outside any experiment
         self.loaded_at: float | None = None
         self.resyncs = 0
 
@@ -226,8 +227,11 @@ class ServingState:
         registry = self.registry
         experiment = registry.experiment
         arm = experiment.arm_of(user_id) if experiment is not None else None
-        if arm is None:
-            return Served(None, None, registry.current)
+        if arm is None:  # the common case: one object while the active version stays
+            plain = self._plain
+            if plain.loaded is not registry.current:
+                plain = self._plain = Served(None, None, registry.current)
+            return plain
         loaded = registry.model(arm.model_version) if arm.model_version is not None else None
         return Served(experiment.id, arm.name, loaded)  # type: ignore[union-attr]
 
