@@ -250,3 +250,14 @@ async def test_a_popularity_arm_serves_and_predicts_the_popularity_list(two_vers
     assert predicted["model_type"] == "popularity" and predicted["predicted_rating"] == table.predict([50])[0]
     assert (await client.post(f"/api/ml/experiments/{created.json()['id']}/promote/popular",
                               headers=ADMIN)).status_code == 409
+
+
+async def test_retention_skips_a_version_an_arm_of_the_running_experiment_serves(two_versions):
+    from service.training.retention import apply_retention
+
+    _, client, good, weak = two_versions
+    started = await _start(client, good, weak)
+    assert apply_retention(1) == []  # keep 1: only the active version, but the weak arm serves too
+    assert {m["version"]: m["status"] for m in (await client.get("/api/ml/models")).json()}[weak] == "ready"
+    assert (await client.post(f"/api/ml/experiments/{started['id']}/stop", headers=ADMIN)).status_code == 200
+    assert apply_retention(1) == [weak]
