@@ -1,4 +1,4 @@
-"""The ``recsys`` command: serve, worker, beat, migrate, import-movielens, train, bootstrap."""
+"""The ``recsys`` command: serve, worker, beat, migrate, import-movielens, train, bootstrap, experiment."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model-type", default=DEFAULT_MODEL_TYPE, choices=MODEL_TYPES,
                        help=f"model type to train (default {DEFAULT_MODEL_TYPE})")
     train.add_argument("--hyperparams", default="{}", help="JSON object of hyperparameters")
+
+    from service import cli_experiments
+
+    cli_experiments.add_parser(commands)
     return parser
 
 
@@ -72,8 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         "import-movielens": _import,
         "train": _train,
         "bootstrap": _bootstrap,
+        "experiment": _experiment,
     }[args.command]
     return handler(args, settings)
+
+
+def _experiment(args: argparse.Namespace, settings: Settings) -> int:
+    from service import cli_experiments
+
+    return cli_experiments.run(args, settings)
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:

@@ -34,6 +34,9 @@ REQUIRED_VARIABLES = ("ADMIN_API_KEY", "CLIENT_API_KEY", "POSTGRES_PASSWORD")
 DOCUMENTED_COMMANDS = (
     ["import-movielens", "/tmp/x"],
     ["train", "--wait"],
+    ["experiment", "start", "--name", "x", "--arm", "a=1:0.5", "--arm", "b=popularity:0.5", "--coverage", "1"],
+    ["experiment", "promote", "1", "a"],
+    ["experiment", "show", "1"],
 )
 
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())

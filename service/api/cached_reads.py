@@ -60,7 +60,8 @@ def _cached(scope: Scope) -> bytes | None:
     if popularity is None or serving.registry.current is None:  # no model: the route checks for one first
         return None
     n, explain = request
-    return serving.rendered.get((user_id, n, explain, None), serving.stamp(user_id, popularity), early=True)
+    stamp = serving.stamp(user_id, popularity, serving.served(user_id))  # names the arm: a list per arm
+    return serving.rendered.get((user_id, n, explain, None), stamp, early=True)
 
 
 def _query(query: bytes) -> tuple[int, bool] | None:

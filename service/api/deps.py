@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.config import Settings
 from service.core.errors import Forbidden, Unauthorized
 from service.db.transaction import transaction
+from service.services.experiment_store import ExposureLog
 from service.services.model_registry import ModelRegistry
 from service.services.rating_batcher import RatingBatcher
 from service.serving.state import ServingState
@@ -75,6 +76,13 @@ async def get_rating_batcher(request: Request) -> RatingBatcher:
 
 
 RatingBatcherDep = Annotated[RatingBatcher, Depends(get_rating_batcher)]
+
+
+async def get_exposures(request: Request) -> ExposureLog:
+    return request.app.state.exposures
+
+
+ExposuresDep = Annotated[ExposureLog, Depends(get_exposures)]
 
 
 async def get_dispatcher(request: Request) -> JobDispatcher:

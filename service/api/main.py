@@ -15,6 +15,7 @@ from service.api.openapi import install_error_docs
 from service.api.routes import (
     api_docs,
     dashboard,
+    experiments,
     health,
     imports,
     models,
@@ -27,6 +28,7 @@ from service.api.routes import (
 from service.core.config import Settings, get_settings
 from service.core.errors import install_error_handlers
 from service.db.session import async_session_factory, build_async_engine
+from service.services.experiment_store import ExposureLog
 from service.services.import_uploads import remove_stale_uploads
 from service.services.model_registry import ModelRegistry
 from service.services.rating_batcher import RatingBatcher
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = ModelRegistry(app.state.sessions)
         app.state.serving = ServingState(app.state.read_sessions, build_feed(settings), app.state.registry, settings)
         app.state.rating_batcher = RatingBatcher(app.state.sessions, app.state.serving)
+        app.state.exposures = ExposureLog(app.state.sessions)
         app.state.dispatcher = build_dispatcher(settings)
         remove_stale_uploads(settings)  # uploads of API processes killed mid-import
         with contextlib.suppress(Exception):
@@ -83,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, import_limit=settings.max_import_bytes)
     app.add_middleware(CachedReadsMiddleware)  # added last: runs first
     # Routes are matched in order, one regular expression each: the hot ones go first.
-    for module in (recommendations, ratings, health, movies, training, models, stats, dashboard, api_docs):
+    for module in (recommendations, ratings, health, movies, training, models, experiments, stats, dashboard, api_docs):
         app.include_router(module.router)
     app.include_router(imports.router)
     return app

@@ -47,6 +47,19 @@ class Settings(BaseSettings):
         description="Rendered recommendation lists each API process keeps (about 2 KB each); 0 turns the cache off.",
     )
 
+    experiment_alpha: float = Field(
+        default=0.05, gt=0, lt=1,
+        description="Significance level of an experiment's comparisons, for the whole family (Bonferroni).",
+    )
+    experiment_hit_window_seconds: float = Field(
+        default=7 * 86_400, gt=0, le=365 * 86_400,
+        description="A recommended movie rated at or above the positive threshold within this many seconds is a hit.",
+    )
+    experiment_hit_threshold: float | None = Field(
+        default=None,
+        description="The rating that counts as a hit; default: the scale's positive threshold (4.0 on 1-5, 3.875 on 0.5-5).",
+    )
+
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest JSON request body.")
     max_import_bytes: int = Field(default=512 * 2**20, ge=1024, description="Largest MovieLens archive upload.")
     max_import_uncompressed_bytes: int = Field(
@@ -136,6 +149,21 @@ class Settings(BaseSettings):
         if not self.rating_min < self.rating_max:
             raise ValueError("RATING_MIN must be below RATING_MAX")
         return self
+
+    @model_validator(mode="after")
+    def _hit_threshold_on_the_scale(self) -> Settings:
+        threshold = self.experiment_hit_threshold
+        if threshold is not None and not self.rating_min <= threshold <= self.rating_max:
+            raise ValueError("EXPERIMENT_HIT_THRESHOLD must be on the rating scale (RATING_MIN..RATING_MAX)")
+        return self
+
+    @property
+    def hit_threshold(self) -> float:
+        from recsys_core.evaluation import default_threshold
+
+        if self.experiment_hit_threshold is not None:
+            return self.experiment_hit_threshold
+        return default_threshold((self.rating_min, self.rating_max))
 
     @property
     def is_sqlite(self) -> bool:

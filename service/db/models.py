@@ -229,3 +229,82 @@ class DataGeneration(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExperimentStatus(str, enum.Enum):
+    running = "running"
+    stopped = "stopped"
+    promoted = "promoted"  # stopped, and one arm's version activated in the same transaction
+
+
+class Experiment(Base):
+    """An A/B test between model versions (or a fallback): users hash onto its arms."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    salt: Mapped[str] = mapped_column(String(64))
+    coverage: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default=ExperimentStatus.running.value)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    promoted_arm: Mapped[str | None] = mapped_column(String(50))
+
+    # As with the active version, the database guarantees at most one running experiment.
+    __table_args__ = (
+        Index(
+            "uq_experiments_single_running", "status", unique=True,
+            postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'"),
+        ),
+    )
+
+
+class ExperimentArm(Base):
+    """One arm: a model version, or a fallback (``popularity``), with its share of all traffic."""
+
+    __tablename__ = "experiment_arms"
+
+    experiment_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[int | None] = mapped_column(Integer, ForeignKey("model_versions.version"))
+    fallback: Mapped[str | None] = mapped_column(String(20))
+    share: Mapped[float] = mapped_column(Float)
+
+
+class ExperimentExposure(Base):
+    """A movie an arm recommended to a user, first time only; ``hit_at`` is set by the
+    user's first rating of it at or above the positive threshold within the window."""
+
+    __tablename__ = "experiment_exposures"
+
+    experiment_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    movie_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    arm: Mapped[str] = mapped_column(String(50))
+    served_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ExperimentRating(Base):
+    """One accepted rating by a user in an experiment, with the arm's prediction made
+    before the rating was learned (null for an arm that only ranks). Written in the
+    rating's own transaction, so every accepted rating is counted exactly once."""
+
+    __tablename__ = "experiment_ratings"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    arm: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    movie_id: Mapped[int] = mapped_column(BigInteger)
+    predicted: Mapped[float | None] = mapped_column(Float)
+    actual: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

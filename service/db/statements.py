@@ -9,6 +9,9 @@ from sqlalchemy.sql.dml import ReturningUpdate
 
 from service.db.models import (
     DataGeneration,
+    Experiment,
+    ExperimentArm,
+    ExperimentStatus,
     ModelArtifact,
     ModelVersion,
     TrainingJob,
@@ -77,16 +80,27 @@ def mark_deleted(versions: list[int]) -> ReturningUpdate[tuple[int]]:
 
     The record and its metrics stay as history, and user states folded into it keep
     marking their users as re-solve-on-read. Only the artifact goes (see
-    :func:`delete_artifacts`). The active version is never touched."""
+    :func:`delete_artifacts`). The active version is never touched, nor one an arm of
+    the running experiment serves (retention and deletion alike skip it)."""
     return (
         update(ModelVersion)
         .where(
             ModelVersion.version.in_(versions),
             ModelVersion.is_active.is_(False),
             ModelVersion.status != VersionStatus.deleted.value,
+            ModelVersion.version.not_in(running_arm_versions()),
         )
         .values(status=VersionStatus.deleted.value)
         .returning(ModelVersion.version)
+    )
+
+
+def running_arm_versions() -> Select[tuple[int]]:
+    """The versions the running experiment's arms serve."""
+    return (
+        select(ExperimentArm.model_version)
+        .join(Experiment, Experiment.id == ExperimentArm.experiment_id)
+        .where(Experiment.status == ExperimentStatus.running.value, ExperimentArm.model_version.is_not(None))
     )
 
 

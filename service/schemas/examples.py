@@ -208,6 +208,7 @@ PERSONALIZED: dict[str, Any] = {
         _item(174, "Raiders of the Lost Ark", 1981, ["Action", "Adventure"], 10.8615, 4.2579),
         _item(210, "Indiana Jones and the Last Crusade", 1989, ["Action", "Adventure"], 7.8011, 4.0065),
     ],
+    "experiment_id": None, "arm": None,
 }
 PERSONALIZED_EXPLAINED: dict[str, Any] = {
     **PERSONALIZED, "items": [_item(50, "Star Wars", 1977, STAR_WARS_GENRES, 26.8915, 4.5848, STAR_WARS_WHY)],
@@ -218,6 +219,7 @@ POPULARITY_FALLBACK: dict[str, Any] = {
         _item(318, "Schindler's List", 1993, ["Drama", "War"], 4.4360, None),
         _item(483, "Casablanca", 1942, ["Drama", "Romance", "War"], 4.4202, None),
     ],
+    "experiment_id": None, "arm": None,
 }
 GENRE_FALLBACK: dict[str, Any] = {
     "user_id": 5000, "model_version": None, "model_type": None, "strategy": "genre_fallback",
@@ -225,12 +227,13 @@ GENRE_FALLBACK: dict[str, Any] = {
         _item(50, "Star Wars", 1977, STAR_WARS_GENRES, 4.3445, None),
         _item(127, "Godfather, The", 1972, ["Action", "Crime", "Drama"], 4.2655, None),
     ],
+    "experiment_id": None, "arm": None,
 }
 
 PREDICT_REQUEST: dict[str, Any] = {"user_id": 196, "movie_id": 50}
 PREDICTION: dict[str, Any] = {
     "user_id": 196, "movie_id": 50, "predicted_rating": 4.0452, "model_version": 3, "model_type": "ensemble",
-    "known_user": True, "known_movie": True,
+    "known_user": True, "known_movie": True, "experiment_id": None, "arm": None,
 }
 PREDICT_BATCH_REQUEST: dict[str, Any] = {"pairs": [{"user_id": 196, "movie_id": 50}, {"user_id": 196, "movie_id": 181}]}
 PREDICT_BATCH: dict[str, Any] = {
@@ -298,4 +301,48 @@ SIMILAR_BY_GENRES: dict[str, Any] = {
         {"movie_id": 195, "title": "Terminator, The", "year": 1984, "genres": ["Action", "Sci-Fi", "Thriller"],
          "similarity": 1.0},
     ],
+}
+
+# An experiment between version 3 (control) and version 4, on 20% of the users each.
+EXPERIMENT_CREATE: dict[str, Any] = {
+    "name": "ensemble v3 against mf v4",
+    "arms": [{"name": "control", "model_version": 3, "share": 0.2},
+             {"name": "treatment", "model_version": 4, "share": 0.2}],
+    "coverage": 0.4,
+    "salt": "exp-2026-12-03",
+}
+EXPERIMENT_CREATE_FALLBACK: dict[str, Any] = {
+    "name": "version 3 against popularity",
+    "arms": [{"name": "model", "model_version": 3, "share": 0.5},
+             {"name": "popular", "fallback": "popularity", "share": 0.5}],
+}
+EXPERIMENT: dict[str, Any] = {
+    "id": 1, "name": "ensemble v3 against mf v4", "status": "running", "salt": "exp-2026-12-03", "coverage": 0.4,
+    "arms": [{"name": "control", "model_version": 3, "fallback": None, "share": 0.2},
+             {"name": "treatment", "model_version": 4, "fallback": None, "share": 0.2}],
+    "created_at": "2026-12-03T14:02:11.031337Z", "ended_at": None, "promoted_arm": None,
+}
+EXPERIMENT_STOPPED: dict[str, Any] = {**EXPERIMENT, "status": "stopped", "ended_at": "2026-12-04T09:30:00.412077Z"}
+EXPERIMENT_PROMOTED: dict[str, Any] = {
+    "experiment": {**EXPERIMENT, "status": "promoted", "ended_at": "2026-12-04T09:30:00.412077Z",
+                   "promoted_arm": "treatment"},
+    "activated_version": 4,
+}
+EXPERIMENT_METRICS: dict[str, Any] = {
+    "experiment_id": 1, "status": "running", "alpha": 0.05, "threshold": 3.875, "hit_window_seconds": 604800.0,
+    "arms": [
+        {"arm": "control", "n_ratings": 4120, "n_users": 92, "n_predicted": 4120, "rmse": 0.9512,
+         "rmse_ci": {"low": 0.9213, "high": 0.9801}, "exposures": 920, "hits": 71, "hit_rate": 0.0772,
+         "hit_rate_ci": {"low": 0.0598, "high": 0.0991}},
+        {"arm": "treatment", "n_ratings": 3987, "n_users": 90, "n_predicted": 3987, "rmse": 1.0874,
+         "rmse_ci": {"low": 1.0502, "high": 1.1231}, "exposures": 900, "hits": 40, "hit_rate": 0.0444,
+         "hit_rate_ci": {"low": 0.0312, "high": 0.0628}},
+    ],
+    "comparisons": [
+        {"metric": "rmse", "arm": "treatment", "control": "control", "difference": 0.1362, "p_value": 0.00002,
+         "test": "Welch's t-test on user-clustered squared errors", "significant": True, "better": "control"},
+        {"metric": "hit_rate", "arm": "treatment", "control": "control", "difference": -0.0328, "p_value": 0.0061,
+         "test": "two-proportion z-test, user-clustered variance", "significant": True, "better": "control"},
+    ],
+    "significant": True,
 }

@@ -126,6 +126,10 @@ class RecommendationsResponse(BaseModel):
         description="personalized: from the model; otherwise the best-rated movies overall or in `genres`."
     )
     items: list[RecommendationItem] = Field(description="The movies, best first; none the user has rated.")
+    experiment_id: int | None = Field(
+        default=None, description="The running experiment the user is in; null outside one."
+    )
+    arm: str | None = Field(default=None, description="The experiment's arm that served the list; null outside one.")
 
 
 class PredictRequest(BaseModel):
@@ -139,10 +143,16 @@ class PredictResponse(BaseModel):
     user_id: int = Field(description="The user asked about.")
     movie_id: int = Field(description="The movie asked about.")
     predicted_rating: float = Field(description="The predicted rating, on the rating scale.")
-    model_version: int = Field(description="The version that predicted it.")
-    model_type: str = Field(description="That version's type.")
+    model_version: int | None = Field(
+        description="The version that predicted it; null for a user of a popularity arm (the movie's damped mean)."
+    )
+    model_type: str = Field(description="That version's type, or popularity.")
     known_user: bool = Field(description="Whether the user has ratings the prediction used.")
     known_movie: bool = Field(description="Whether the model learned the movie (one added since training it has not).")
+    experiment_id: int | None = Field(
+        default=None, description="The running experiment the user is in; null outside one."
+    )
+    arm: str | None = Field(default=None, description="The experiment's arm that predicted it; null outside one.")
 
 
 class ExplanationTerm(BaseModel):
@@ -235,6 +245,9 @@ class PredictBatchRequest(BaseModel):
 
 
 class PredictBatchResponse(BaseModel):
-    model_version: int = Field(description="The one version that made every prediction.")
+    model_version: int | None = Field(
+        description="The version that made the first prediction: every one, unless an experiment serves some of "
+        "the users by other arms (each prediction names its own)."
+    )
     model_type: str = Field(description="That version's type.")
     predictions: list[PredictResponse] = Field(description="One per pair, in the order asked.")

@@ -1,8 +1,12 @@
-"""The active model, held in memory by each API process and kept in step with the database.
+"""The active model, and the versions the running experiment's arms serve, held in
+memory by each API process and kept in step with the database.
 
 Every process polls the active version (one indexed query a second by default), so an
-activation by any replica or worker reaches all of them without a restart. An artifact
-whose checksum does not match is refused and the model already loaded keeps serving.
+activation by any replica or worker reaches all of them without a restart. The same
+poll reads the running experiment (one more query): its arms' versions are loaded
+before the experiment is installed, so no request is ever routed to an arm whose model
+this process does not hold. An artifact whose checksum does not match is refused and
+the model already loaded keeps serving (and an experiment needing it is not started here).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from recsys_core.recommender import Recommender
 from recsys_core.types import load_model
 from service.db import statements
-from service.db.models import ModelArtifact
+from service.db.models import ModelArtifact, ModelVersion
+from service.services.experiment_store import running_experiment
+from service.serving.assignment import RunningExperiment
 
 log = logging.getLogger(__name__)
 
@@ -42,48 +48,94 @@ class ModelRegistry:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
         self.current: LoadedModel | None = None
+        self.experiment: RunningExperiment | None = None  # installed only once its arms' models are loaded
+        self.arms: dict[int, LoadedModel] = {}  # by version: every version an arm of the experiment serves
         self.active_version_in_db: int | None = None
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
 
+    def model(self, version: int) -> LoadedModel | None:
+        """A version this process holds: the active one or an arm's."""
+        current = self.current
+        if current is not None and current.version == version:
+            return current
+        return self.arms.get(version)
+
     async def refresh(self) -> LoadedModel | None:
         async with self._lock:
-            async with self._sessions() as session:
-                active = (await session.scalars(statements.active_version())).first()
-                self.active_version_in_db = active.version if active else None
-                if active is None:
-                    self.current = None
-                    return None
-                if self.current is not None and self.current.version == active.version:
-                    self.last_error = None
-                    return self.current
-                artifact = (
-                    await session.scalars(
-                        select(ModelArtifact).where(ModelArtifact.version == active.version)
-                    )
-                ).first()
-                expected = active.artifact_checksum
-                holdout = active.holdout_rmse
-            if artifact is None:
-                self.last_error = f"version {active.version} has no artifact"
-                return self.current
+            current = await self._refresh_active()
+            await self._refresh_experiment()
+            return current
+
+    async def _refresh_experiment(self) -> None:
+        async with self._sessions() as session:
+            running = await running_experiment(session)
+            if running is None:
+                self.experiment, self.arms = None, {}
+                return
+            if running == self.experiment:
+                return
+            held = {v: m for v in running.versions() if (m := self.model(v)) is not None}
+            missing = sorted(running.versions() - set(held))
+            rows = (await session.execute(
+                select(ModelVersion.version, ModelVersion.artifact_checksum, ModelVersion.holdout_rmse,
+                       ModelArtifact.data)
+                .join(ModelArtifact, ModelArtifact.version == ModelVersion.version)
+                .where(ModelVersion.version.in_(missing))
+            )).all() if missing else []
+        found = {version: (checksum, holdout, data) for version, checksum, holdout, data in rows}
+        for version in missing:
+            if version not in found:
+                self.last_error = f"experiment {running.id}: version {version} has no artifact"
+                return
+            checksum, holdout, data = found[version]
             try:
-                model = await asyncio.to_thread(_verified_model, artifact.data, expected)
+                model = await asyncio.to_thread(_verified_model, data, checksum)
             except Exception as exc:
-                self.last_error = f"version {active.version} refused: {exc}"
-                log.error("%s; keeping version %s", self.last_error,
-                          self.current.version if self.current else None)
+                self.last_error = f"experiment {running.id}: version {version} refused: {exc}"
+                log.error("%s; the experiment is not served by this process", self.last_error)
+                return
+            held[version] = LoadedModel(version, model, holdout)
+        self.arms, self.experiment = held, running
+        log.info("serving experiment %s (arms: %s)", running.id, ", ".join(a.name for a in running.arms))
+
+    async def _refresh_active(self) -> LoadedModel | None:
+        async with self._sessions() as session:
+            active = (await session.scalars(statements.active_version())).first()
+            self.active_version_in_db = active.version if active else None
+            if active is None:
+                self.current = None
+                return None
+            if self.current is not None and self.current.version == active.version:
+                self.last_error = None
                 return self.current
-            async with self._sessions() as session:
-                still = (await session.scalars(statements.active_version())).first()
-            if still is None or still.version != active.version:
-                # Another version was activated while this one loaded: installing it now
-                # would serve a version that is no longer active until the next poll.
-                return self.current
-            self.current = LoadedModel(active.version, model, holdout)
-            self.last_error = None
-            log.info("serving model version %s", active.version)
+            artifact = (
+                await session.scalars(
+                    select(ModelArtifact).where(ModelArtifact.version == active.version)
+                )
+            ).first()
+            expected = active.artifact_checksum
+            holdout = active.holdout_rmse
+        if artifact is None:
+            self.last_error = f"version {active.version} has no artifact"
             return self.current
+        try:
+            model = await asyncio.to_thread(_verified_model, artifact.data, expected)
+        except Exception as exc:
+            self.last_error = f"version {active.version} refused: {exc}"
+            log.error("%s; keeping version %s", self.last_error,
+                      self.current.version if self.current else None)
+            return self.current
+        async with self._sessions() as session:
+            still = (await session.scalars(statements.active_version())).first()
+        if still is None or still.version != active.version:
+            # Another version was activated while this one loaded: installing it now
+            # would serve a version that is no longer active until the next poll.
+            return self.current
+        self.current = LoadedModel(active.version, model, holdout)
+        self.last_error = None
+        log.info("serving model version %s", active.version)
+        return self.current
 
     async def catch_up(self) -> bool:
         """Check the active version now rather than at the next poll, and load it if it

@@ -29,10 +29,11 @@ from service.core.errors import NotFound
 from service.db.hooks import after_commit
 from service.db.models import utcnow
 from service.schemas.ratings import FoldInResult, RatingCreate, RatingPublic
+from service.services import experiment_store, user_writes
 from service.services import ratings as rating_store
-from service.services import user_writes
+from service.services.experiment_store import Outcome
 from service.services.model_registry import LoadedModel, ModelRegistry
-from service.serving.state import ServingState
+from service.serving.state import Served, ServingState
 from service.serving.users import STATE_DTYPE, UserRecord
 
 
@@ -46,7 +47,11 @@ async def rate(
     field_prefix: str = "",
 ) -> tuple[list[RatingPublic], set[tuple[int, int]], dict[int, FoldInResult]]:
     """Store ratings, record the prequential predictions, fold each user in once.
-    Returns the stored ratings, the (user, movie) pairs they replaced and each user's fold-in."""
+    Returns the stored ratings, the (user, movie) pairs they replaced and each user's fold-in.
+
+    A user in a running experiment is predicted and folded in by their arm's version (a
+    popularity arm predicts the movie's damped mean and folds in with the active version),
+    and each rating is counted for the arm in this same transaction."""
     latest = rating_store.checked(settings, payloads, field_prefix)
     await require_movies(serving, payloads, field_prefix)
     user_ids = sorted({user_id for user_id, _ in latest})
@@ -57,27 +62,71 @@ async def rate(
     for rating in latest.values():
         by_user[rating.user_id].append(rating)
     after = {u: {**before[u].rated(), **{r.movie_id: r.rating for r in new}} for u, new in by_user.items()}
-    loaded = registry.current
-    predictions = _predictions_before(loaded, serving, before, by_user) if loaded is not None else {}
-    states, latency = _solve(loaded, before, after)
+    served = {u: serving.served(u) for u in by_user}
+    groups = _by_model(registry.current, served)
+    predictions: dict[int, list[float]] = {}
+    states: list[UserRecord] = []
+    latency = 0.0
+    for loaded, users in groups:  # one group (the active version) unless an experiment runs
+        if loaded is not None:
+            predictions.update(_predictions_before(loaded, serving, before, {u: by_user[u] for u in users}))
+        solved, took = _solve(loaded, before, {u: after[u] for u in users})
+        states += solved
+        latency += took
+    folded_by = {u: loaded for loaded, users in groups for u in users}
     await user_writes.write(
         session,
         [latest[pair] for pair in sorted(latest)],  # key order, as the archive import writes
-        [(r.user_id, r.movie_id, p, r.rating) for u, new in by_user.items() for r, p in zip(new, predictions.get(u, ()), strict=False)],
-        loaded.version if loaded is not None else None,
+        [(r.user_id, r.movie_id, folded_by[u].version, p, r.rating)  # type: ignore[union-attr]
+         for u, new in by_user.items() for r, p in zip(new, predictions.get(u, ()), strict=False)],
         states,
         utcnow(),
     )
+    await _count_for_arms(session, settings, serving, served, by_user, predictions)
     _serve_after_commit(session, serving, states)
-    results = {
-        user_id: FoldInResult(
+    results = {}
+    for user_id in by_user:
+        loaded = folded_by[user_id]
+        results[user_id] = FoldInResult(
             model_version=loaded.version if loaded else None, folded_in=loaded is not None,
             latency_ms=latency if loaded else None,
-            predicted_before=predictions[user_id][-1] if predictions else None,
+            predicted_before=predictions[user_id][-1] if user_id in predictions else None,
         )
-        for user_id in by_user
-    }
     return list(latest.values()), replaced, results
+
+
+def _by_model(active: LoadedModel | None, served: dict[int, Served]) -> list[tuple[LoadedModel | None, list[int]]]:
+    """Users grouped by the version that folds them in: their arm's, else the active one."""
+    groups: dict[int | None, tuple[LoadedModel | None, list[int]]] = {}
+    for user_id, by in served.items():
+        loaded = by.loaded if by.loaded is not None else active
+        key = loaded.version if loaded is not None else None
+        groups.setdefault(key, (loaded, []))[1].append(user_id)
+    return list(groups.values())
+
+
+async def _count_for_arms(
+    session: AsyncSession, settings: Settings, serving: ServingState, served: dict[int, Served],
+    by_user: dict[int, list[RatingPublic]], predictions: dict[int, list[float]],
+) -> None:
+    in_arms = {u: by for u, by in served.items() if by.arm is not None}
+    if not in_arms:  # nobody in an experiment: no statement at all
+        return
+    popularity = serving.current_popularity()
+    outcomes = []
+    for user_id, by in in_arms.items():
+        new = by_user[user_id]
+        if by.fallback:
+            guesses = popularity.predict(r.movie_id for r in new) if popularity is not None else [None] * len(new)
+        else:
+            guesses = predictions.get(user_id) or [None] * len(new)  # a type that only ranks predicts none
+        outcomes += [Outcome(by.arm, user_id, r.movie_id, g, r.rating)  # type: ignore[arg-type]
+                     for r, g in zip(new, guesses, strict=True)]
+    experiment_id = next(iter(in_arms.values())).experiment_id
+    await experiment_store.record_outcomes(
+        session, experiment_id, outcomes,  # type: ignore[arg-type]
+        threshold=settings.hit_threshold, window_seconds=settings.experiment_hit_window_seconds, now=utcnow(),
+    )
 
 
 async def unrate(
@@ -88,9 +137,10 @@ async def unrate(
     if rated.pop(movie_id, None) is None:
         raise NotFound(f"user {user_id} has not rated movie {movie_id}", field="movie_id")
     await rating_store.delete_rating(session, user_id, movie_id)
-    loaded = registry.current
+    served = serving.served(user_id)
+    loaded = served.loaded if served.loaded is not None else registry.current
     states, latency = _solve(loaded, before, {user_id: rated})
-    await user_writes.write_states(session, loaded.version if loaded is not None else None, states, utcnow())
+    await user_writes.write_states(session, states, utcnow())
     _serve_after_commit(session, serving, states)
     if loaded is None:
         return FoldInResult(model_version=None, folded_in=False)

@@ -1,4 +1,5 @@
-"""Recommendations and predictions from the active model, with the fallbacks around it."""
+"""Recommendations and predictions from the active model (or the arm of the running
+experiment that serves the user), with the fallbacks around it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from service.schemas.ml import (
 from service.services.model_registry import LoadedModel, ModelRegistry
 from service.services.new_movies import content_ratings, genre_affinities
 from service.serving.catalogue import Catalogue
-from service.serving.state import PopularityTable, ServingState
+from service.serving.state import PopularityTable, Served, ServingState
 
 T = TypeVar("T")
 
@@ -49,16 +50,19 @@ def require_model(registry: ModelRegistry) -> LoadedModel:
 def recommendations_json(
     serving: ServingState, popularity: PopularityTable, user_id: int, n: int, *,
     genres: list[str] | None = None, explain: bool = False,
-) -> bytes:
-    """The rendered list, from the cache while nothing it depends on changed."""
+) -> tuple[bytes, RecommendationsResponse | None]:
+    """The rendered list, from the cache while nothing it depends on changed; with the
+    response when it was computed now (None: served from the cache)."""
     key = (user_id, n, explain, tuple(genres) if genres else None)
-    stamp = serving.stamp(user_id, popularity)
+    served = serving.served(user_id)
+    stamp = serving.stamp(user_id, popularity, served)
     body = serving.rendered.get(key, stamp)
-    if body is None:
-        response = recommend(serving, popularity, user_id, n, genres=genres, explain=explain)
-        body = response.__pydantic_serializer__.to_json(response)
-        serving.rendered.put(key, stamp, body)
-    return body
+    if body is not None:
+        return body, None
+    response = recommend(serving, popularity, user_id, n, genres=genres, explain=explain, served=served)
+    body = response.__pydantic_serializer__.to_json(response)
+    serving.rendered.put(key, stamp, body)
+    return body, response
 
 
 def recommend(
@@ -69,12 +73,14 @@ def recommend(
     *,
     genres: list[str] | None = None,
     explain: bool = False,
+    served: Served | None = None,
 ) -> RecommendationsResponse:
     """Top-n from memory alone: the user, the model, the catalogue and the popularity
-    table are all held by this process."""
+    table are all held by this process. A user of a fallback arm gets the popularity list."""
     record = serving.user(user_id)
     rated = record.rated()
-    loaded = serving.registry.current
+    served = served or serving.served(user_id)
+    loaded = served.loaded
     profile = serving.profile(loaded, record) if loaded else None
     catalogue = serving.catalogue
 
@@ -133,27 +139,46 @@ def recommend(
         model_type=loaded.model_type if personalized else None,
         strategy=strategy,
         items=items,
+        experiment_id=served.experiment_id,
+        arm=served.arm,
     )
 
 
-def predict_many(serving: ServingState, pairs: list[tuple[int, int]]) -> list[PredictResponse]:
-    loaded = require_model(serving.registry)
-    model = loaded.model
-    if not model.predicts_ratings:
-        raise Conflict(
-            f"the active version {loaded.version} is a {loaded.model_type} model: it ranks movies but does "
-            "not predict ratings; activate a matrix_factorization or ensemble version to predict",
-            field="model_type",
-        )
+def predict_many(
+    serving: ServingState, pairs: list[tuple[int, int]], popularity: PopularityTable | None = None
+) -> list[PredictResponse]:
+    """Each pair predicted by whoever serves its user: the active version, an arm's
+    version, or (a popularity arm) the movie's damped mean."""
+    require_model(serving.registry)
     catalogue = serving.catalogue
     for index, (_, movie_id) in enumerate(pairs):
         if catalogue.get(movie_id) is None:
             field = "movie_id" if len(pairs) == 1 else f"pairs[{index}].movie_id"
             raise NotFound(f"movie {movie_id} not found", field=field)
-    profiles = {u: serving.profile(loaded, serving.user(u)) for u in dict.fromkeys(u for u, _ in pairs)}
+    served = {u: serving.served(u) for u in dict.fromkeys(u for u, _ in pairs)}
+    for by in served.values():
+        if by.loaded is not None and not by.loaded.model.predicts_ratings:
+            loaded = by.loaded
+            raise Conflict(
+                f"version {loaded.version} is a {loaded.model_type} model: it ranks movies but does "
+                "not predict ratings; activate a matrix_factorization or ensemble version to predict",
+                field="model_type",
+            )
+    profiles = {u: serving.profile(by.loaded, serving.user(u)) if by.loaded else None for u, by in served.items()}
     results = []
     for user_id, movie_id in pairs:
+        by = served[user_id]
         profile = profiles[user_id]
+        if by.loaded is None:  # the popularity arm
+            table = popularity or serving.current_popularity()
+            value = table.predict([movie_id])[0] if table is not None else 0.0
+            results.append(PredictResponse.model_construct(
+                user_id=user_id, movie_id=movie_id, predicted_rating=value, model_version=None,
+                model_type="popularity", known_user=False, known_movie=True,
+                experiment_id=by.experiment_id, arm=by.arm,
+            ))
+            continue
+        model = by.loaded.model
         if profile is not None:
             value = float(model.predict_profiles([profile], [0], [movie_id])[0])
         else:
@@ -163,10 +188,12 @@ def predict_many(serving: ServingState, pairs: list[tuple[int, int]]) -> list[Pr
                 user_id=user_id,
                 movie_id=movie_id,
                 predicted_rating=value,
-                model_version=loaded.version,
-                model_type=loaded.model_type,
+                model_version=by.loaded.version,
+                model_type=by.loaded.model_type,
                 known_user=profile is not None,
                 known_movie=model.has_item(movie_id),
+                experiment_id=by.experiment_id,
+                arm=by.arm,
             )
         )
     return results

@@ -39,7 +39,7 @@ _stripes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyn
     weakref.WeakKeyDictionary()
 )
 
-Prediction = tuple[int, int, float, float]  # user, movie, predicted before, actual rating
+Prediction = tuple[int, int, int, float, float]  # user, movie, version that predicted, predicted before, actual
 
 _LOCK_AND_READ = text(
     "SELECT o_user, o_movie, o_rating, o_version, o_state, o_revision "
@@ -54,15 +54,15 @@ WITH rated AS (
     RETURNING 1
 ), predicted AS (
     INSERT INTO live_predictions (user_id, movie_id, model_version, predicted, actual, created_at)
-    SELECT u, m, CAST(:version AS integer), p, a, CAST(:now AS timestamptz)
-    FROM unnest(CAST(:p_user AS bigint[]), CAST(:p_movie AS bigint[]), CAST(:p_predicted AS double precision[]),
-                CAST(:p_actual AS double precision[])) AS t(u, m, p, a)
+    SELECT u, m, pv, p, a, CAST(:now AS timestamptz)
+    FROM unnest(CAST(:p_user AS bigint[]), CAST(:p_movie AS bigint[]), CAST(:p_version AS integer[]),
+                CAST(:p_predicted AS double precision[]), CAST(:p_actual AS double precision[])) AS t(u, m, pv, p, a)
     RETURNING 1
 )
 INSERT INTO user_states (user_id, model_version, state, n_ratings, revision, updated_at)
-SELECT u, CAST(:version AS integer), s, n, v, CAST(:now AS timestamptz)
-FROM unnest(CAST(:s_user AS bigint[]), CAST(:s_state AS bytea[]), CAST(:s_count AS integer[]),
-            CAST(:s_revision AS bigint[])) AS t(u, s, n, v)
+SELECT u, sv, s, n, v, CAST(:now AS timestamptz)
+FROM unnest(CAST(:s_user AS bigint[]), CAST(:s_version AS integer[]), CAST(:s_state AS bytea[]),
+            CAST(:s_count AS integer[]), CAST(:s_revision AS bigint[])) AS t(u, sv, s, n, v)
 ON CONFLICT (user_id) DO UPDATE SET model_version = EXCLUDED.model_version, state = EXCLUDED.state,
     n_ratings = EXCLUDED.n_ratings, revision = EXCLUDED.revision, updated_at = EXCLUDED.updated_at
 """)
@@ -99,36 +99,39 @@ async def write(
     session: AsyncSession,
     ratings: Sequence[RatingPublic],
     predictions: Sequence[Prediction],
-    version: int | None,
     states: Sequence[UserRecord],
     now: datetime,
 ) -> None:
     """Ratings (in the order given: key order), predictions and states, in the caller's
-    transaction; each state row carries its record's revision."""
+    transaction; each state row carries its record's version and revision (users of an
+    experiment's arm are folded into the arm's version)."""
     if session.bind.dialect.name == "postgresql":
         await session.execute(_WRITE_ALL, {
             "r_user": [r.user_id for r in ratings], "r_movie": [r.movie_id for r in ratings],
             "r_rating": [r.rating for r in ratings], "r_time": [r.timestamp for r in ratings],
             "p_user": [p[0] for p in predictions], "p_movie": [p[1] for p in predictions],
-            "p_predicted": [p[2] for p in predictions], "p_actual": [p[3] for p in predictions],
-            "s_user": [s.user_id for s in states], "s_state": [s.state.tobytes() for s in states],
+            "p_version": [p[2] for p in predictions],
+            "p_predicted": [p[3] for p in predictions], "p_actual": [p[4] for p in predictions],
+            "s_user": [s.user_id for s in states], "s_version": [s.state_version for s in states],
+            "s_state": [s.state.tobytes() for s in states],
             "s_count": [len(s.movies) for s in states], "s_revision": [s.revision for s in states],
-            "version": version, "now": now,
+            "now": now,
         })
         return
     if ratings:
         await rating_store.write(session, ratings)
     if predictions:
         await session.execute(insert(LivePrediction), [
-            {"user_id": u, "movie_id": m, "model_version": version, "predicted": p, "actual": a, "created_at": now}
-            for u, m, p, a in predictions
+            {"user_id": u, "movie_id": m, "model_version": v, "predicted": p, "actual": a, "created_at": now}
+            for u, m, v, p, a in predictions
         ])
-    await write_states(session, version, states, now)
+    await write_states(session, states, now)
 
 
-async def write_states(session: AsyncSession, version: int | None, states: Sequence[UserRecord], now: datetime) -> None:
+async def write_states(session: AsyncSession, states: Sequence[UserRecord], now: datetime) -> None:
+    """Each state tagged with the version it was solved for (its record's ``state_version``)."""
     await session.execute(_state_upsert(session.bind.dialect.name), [
-        {"user_id": s.user_id, "model_version": version, "state": s.state.tobytes(), "n_ratings": len(s.movies),
+        {"user_id": s.user_id, "model_version": s.state_version, "state": s.state.tobytes(), "n_ratings": len(s.movies),
          "revision": s.revision, "updated_at": now}
         for s in states
     ])

@@ -105,6 +105,9 @@ async def delete_version(session: AsyncSession, version: int) -> None:
         raise NotFound(f"model version {version} was already deleted", field="version")
     if target.is_active:
         raise Conflict(f"model version {version} is active; activate another version first", field="version")
+    if version in set((await session.scalars(statements.running_arm_versions())).all()):
+        raise Conflict(f"model version {version} serves an arm of the running experiment; stop it first",
+                       field="version")
     if not (await session.scalars(statements.mark_deleted([version]))).all():
         # SQLite only (see activate_version): it was activated or deleted meanwhile.
         raise Conflict(f"model version {version} changed meanwhile; retry", field="version")

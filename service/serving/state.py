@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from redis import RedisError
@@ -59,6 +60,15 @@ class PopularityTable:
         order = np.lexsort((ids, -scores))
         return cls(ids[order], scores[order], counts[order].astype(np.int64), global_mean)
 
+    @cached_property
+    def _score_by_id(self) -> dict[int, float]:
+        return dict(zip(self.movie_ids.tolist(), self.scores.tolist(), strict=True))
+
+    def predict(self, movie_ids: Iterable[int]) -> list[float]:
+        """The damped mean as a prediction (the popularity arm's); an unrated movie gets the global mean."""
+        by_id = self._score_by_id
+        return [by_id.get(m, self.global_mean) for m in movie_ids]
+
     def top(self, n: int, exclude: set[int], allowed: set[int] | None = None) -> list[tuple[int, float]]:
         picked: list[tuple[int, float]] = []
         for movie_id, score in zip(self.movie_ids.tolist(), self.scores.tolist(), strict=True):
@@ -77,6 +87,20 @@ class NewMovies:
     version: int
     generation: int
     genres: dict[int, list[str]]
+
+
+@dataclass(frozen=True)
+class Served:
+    """Who serves a user: the experiment and arm (None outside one) and the model (None: the fallback)."""
+
+    experiment_id: int | None
+    arm: str | None
+    loaded: LoadedModel | None
+
+    @property
+    def fallback(self) -> bool:
+        """An arm that serves the popularity list rather than a model."""
+        return self.arm is not None and self.loaded is None
 
 
 class ServingState:
@@ -98,6 +122,7 @@ class ServingState:
         self._new_movies: NewMovies | None = None
         self._tasks: list[asyncio.Task] = []
         self.rendered = RenderedCache(settings.response_cache_entries)
+        self._plain = Served(None, None, None)  # who serves a user outside any experiment
         self.loaded_at: float | None = None
         self.resyncs = 0
 
@@ -196,12 +221,28 @@ class ServingState:
     def user(self, user_id: int) -> UserRecord:
         return self.users.get(user_id)
 
-    def stamp(self, user_id: int, popularity: PopularityTable) -> tuple[object, ...]:
-        """What a user's recommendations are computed from, for the rendered cache."""
-        loaded = self.registry.current
+    def served(self, user_id: int) -> Served:
+        """The arm of the running experiment that serves this user, or the active version.
+        Without an experiment this is one attribute read; with one, one SHA-256."""
+        registry = self.registry
+        experiment = registry.experiment
+        arm = experiment.arm_of(user_id) if experiment is not None else None
+        if arm is None:  # the common case: one object while the active version stays
+            plain = self._plain
+            if plain.loaded is not registry.current:
+                plain = self._plain = Served(None, None, registry.current)
+            return plain
+        loaded = registry.model(arm.model_version) if arm.model_version is not None else None
+        return Served(experiment.id, arm.name, loaded)  # type: ignore[union-attr]
+
+    def stamp(self, user_id: int, popularity: PopularityTable, served: Served) -> tuple[object, ...]:
+        """What a user's recommendations are computed from, for the rendered cache: the
+        version and the arm that serve them among it."""
+        loaded = served.loaded
         users = self.users
         return (users.stamp(user_id), loaded.version if loaded else None, self.catalogue.generation,
-                id(popularity) if users.get_count(user_id) == 0 else None)
+                id(popularity) if served.fallback or users.get_count(user_id) == 0 else None,
+                served.experiment_id, served.arm)
 
     def profile(self, loaded: LoadedModel, record: UserRecord) -> UserProfile | None:
         """The user's profile under the active version.

@@ -54,8 +54,8 @@ CHARTED = ["rmse", "mae", "precision@10", "recall@10", "ndcg@10", "map@10", "hit
 PHONE_PAGE_MAX_PX = 3_000
 DESKTOP = {"width": 1280, "height": 900}
 # Closed on a phone behind their heading: section -> its body (collapsible.js).
-COLLAPSIBLE = {"train": "train-panel", "data": "data-panel", "versions": "versions-panel", "try": "try-panel",
-               "history": "history-panel"}
+COLLAPSIBLE = {"train": "train-panel", "data": "data-panel", "versions": "versions-panel",
+               "experiments": "experiments-panel", "try": "try-panel", "history": "history-panel"}
 PANELS = """() => [...document.querySelectorAll('[data-collapsible]')].map((s) => {
   const toggle = s.querySelector('h2 > .panel-toggle'), body = s.querySelector('.panel-body');
   return {id: s.id, body: body.id, hidden: body.hidden, expanded: toggle ? toggle.getAttribute('aria-expanded') : null,
@@ -490,6 +490,11 @@ def test_on_a_phone_a_closed_panel_opens_with_a_tap_or_a_key_and_fits_the_screen
       const svg = el.querySelector('.main-svg');
       return el.offsetParent !== null && svg && Math.abs(svg.getBoundingClientRect().width - el.clientWidth) < 2; }""")
 
+    # The experiments, from the section menu (none yet here: the panel says how to start one).
+    phone.locator(".section-nav a[href='#experiments']").tap()
+    phone.locator("#experiments-body").wait_for()
+    assert phone.get_attribute("#experiments .panel-toggle", "aria-expanded") == "true"
+
     # The active model's metrics, and the history from the section menu.
     phone.locator("#active-metrics-title .panel-toggle").tap()
     phone.locator("#active-metrics tr[data-metric='rmse']").wait_for()
@@ -518,8 +523,8 @@ def test_on_a_desktop_every_panel_is_open_under_a_plain_heading(page, page_error
         panels = page.evaluate(PANELS)
         assert all(not p["hidden"] and p["expanded"] is None for p in panels), panels
         assert {p["id"]: p["heading"].strip() for p in panels} == {
-            "train": "Train a new model", "data": "Data at a glance", "versions": "Model versions", "try": "Try it",
-            "history": "Training history"}  # no hint, no arrow
+            "train": "Train a new model", "data": "Data at a glance", "versions": "Model versions",
+            "experiments": "Experiments", "try": "Try it", "history": "Training history"}  # no hint, no arrow
         assert page.locator(".panel-toggle").count() == 0
         assert page.locator("#active-metrics").is_visible() and page.locator("#active-metrics-title").is_hidden()
         for selector in ("#model_type", "#per-day-chart", f"#versions-table tr[data-version='{seeded.version}']",

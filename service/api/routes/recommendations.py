@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from service.api.deps import (
+    ExposuresDep,
     KeyFirstRoute,
     ReaderKey,
     ReadSessionDep,
@@ -47,6 +48,7 @@ TopN = Annotated[int, Query(ge=1, le=100, description="How many movies to list."
 async def get_recommendations(
     user_id: UserId,
     serving: ServingDep,
+    exposures: ExposuresDep,
     n: TopN = 10,
     explain: Annotated[bool, Query(description="Add a sentence to each movie saying why it is there.")] = False,
     genres: Annotated[
@@ -58,14 +60,19 @@ async def get_recommendations(
     ] = None,
 ) -> Response:
     """Top-n unseen movies for a user; a user without ratings gets the popularity fallback,
-    or with ``genres`` the best-rated movies of those genres."""
+    or with ``genres`` the best-rated movies of those genres. A user in a running
+    experiment is served by their arm, which the answer names."""
     wanted = [g.strip() for g in genres.split(",") if g.strip()] if genres else None
     if wanted:
         await catalog.refuse_unknown_genres(serving.catalogue, wanted, field="genres")
     if serving.registry.current is None:  # a first version another process activated a moment ago
         await serving.registry.catch_up()
     popularity = await serving.popularity()
-    body = recommendations.recommendations_json(serving, popularity, user_id, n, genres=wanted, explain=explain)
+    body, computed = recommendations.recommendations_json(
+        serving, popularity, user_id, n, genres=wanted, explain=explain
+    )
+    if computed is not None and computed.arm is not None:  # a cached list was recorded when computed
+        await exposures.record(computed)
     return Response(body, media_type="application/json")
 
 
@@ -82,8 +89,8 @@ async def predict(
     ))],
     serving: ServingDep,
 ) -> Response:
-    """The active model's predicted rating of a movie by a user. A version of a type that
-    only ranks (ease, ials) cannot predict: that is a 409."""
+    """The active model's predicted rating of a movie by a user (or, for a user in a running
+    experiment, their arm's). A version of a type that only ranks (ease, ials) cannot predict: that is a 409."""
     async def answer() -> list[PredictResponse]:
         return recommendations.predict_many(serving, [(body.user_id, body.movie_id)])
 

@@ -9,6 +9,7 @@ import { $ } from "./dom.js";
 import { Poller } from "./poller.js";
 import * as activeModel from "./panel-active-model.js";
 import * as dataStats from "./panel-data-stats.js";
+import * as experimentsPanel from "./panel-experiments.js";
 import * as history from "./panel-history.js";
 import * as jobsPanel from "./panel-jobs.js";
 import * as liveChart from "./panel-live-chart.js";
@@ -23,7 +24,7 @@ const FAST_MS = 800;
 const SLOW_MS = 4000;
 const READY_MS = 5000;
 const state = { types: [], jobs: null, models: [], metricsHistory: [], live: undefined, stats: null };
-const seen = { models: "", history: "" };
+const seen = { models: "", history: "", experiments: "" };
 
 const jobsPoller = new Poller(refreshJobs, SLOW_MS);
 const modelsPoller = new Poller(refreshModels, 5000);
@@ -32,6 +33,7 @@ const modelsPoller = new Poller(refreshModels, 5000);
 const readyPoller = new Poller(refreshReady, READY_MS);
 const livePoller = new Poller(refreshLive, 10000);
 const statsPoller = new Poller(refreshStats, 30000);
+const experimentsPoller = new Poller(refreshExperiments, 5000);
 
 async function refreshJobs() {
   const before = new Map((state.jobs || []).map((j) => [j.id, j.status]));
@@ -94,11 +96,22 @@ async function refreshStats() {
   await dataStats.render($("#data-counts"), $("#data-hint"), $("#per-day-chart"), $("#per-day-note"), state.stats);
 }
 
+async function refreshExperiments() {
+  const experiments = await api("/api/ml/experiments");
+  const metrics = experiments.length ? await api(`/api/ml/experiments/${experiments[0].id}/metrics`) : null;
+  const key = JSON.stringify([experiments, metrics]);
+  if (key === seen.experiments) return;
+  seen.experiments = key;
+  experimentsPanel.render($("#experiments"), experiments, metrics, { onChange: refreshAfterAction });
+}
+
 function refreshAfterAction() {
   seen.models = "";
+  seen.experiments = "";
   modelsPoller.now();
   readyPoller.now();
   livePoller.now();
+  experimentsPoller.now();
 }
 
 function redrawCharts() {
@@ -123,5 +136,5 @@ trainForm.init($("#train-form"), { types: state.types, loadError: typesError, on
 // The scale too: the rating buttons offer only what the service takes (none if unknown).
 const scale = await api("/api/ratings/scale").catch(() => null);
 tryIt.init($("#try"), { scale, onRated: () => { livePoller.now(); statsPoller.now(); } });
-for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller]) poller.start();
+for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller, experimentsPoller]) poller.start();
 onResize(redrawCharts);

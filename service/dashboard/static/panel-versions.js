@@ -2,7 +2,7 @@
 // cannot be deleted, as the API refuses it, and a deleted one stays listed as history.
 
 import { adminApi } from "./api.js";
-import { confirmAction, toast } from "./dialogs.js";
+import { act, confirmAction } from "./dialogs.js";
 import { $, fill, h, say } from "./dom.js";
 import * as fmt from "./format.js";
 import { gateMetricKey, typeTag } from "./model-types.js";
@@ -73,15 +73,4 @@ function row(model, types, errorEl, onChange) {
     metric("ndcg@10", model.holdout_ndcg),
     h("td", {}, h("div", { class: "row-actions" }, activate, remove)), // a flex td would lose its row's border
   );
-}
-
-async function act(errorEl, onChange, call, success) {
-  say(errorEl, "");
-  try {
-    await call();
-    toast(success, "success");
-  } catch (error) {
-    if (error.code !== "no_key") say(errorEl, error.message);
-  }
-  onChange();
 }
