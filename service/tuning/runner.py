@@ -10,6 +10,7 @@ running to retraining queues its retrain."""
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,6 +89,14 @@ class Budget:
         return self.running == 0 and (self.finished >= self.n_trials or self.past_deadline)
 
 
+def _fail_stale(ostudy: optuna.Study) -> None:
+    with warnings.catch_warnings():
+        # "experimental" since Optuna 2.9, and unchanged since: it is what fails a trial
+        # whose worker died (its heartbeat stopped for TUNE_GRACE_SECONDS).
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(ostudy)
+
+
 def _study(study_id: str) -> TuningStudy | None:
     with sync_session() as session:
         return session.get(TuningStudy, study_id)
@@ -100,7 +109,7 @@ def run_trial(study_id: str, dispatch_finish: Dispatch) -> str:
     if study is None or study.status != StudyStatus.running:
         return "skipped"
     ostudy = load_study(study_id, settings)
-    optuna.storages.fail_stale_trials(ostudy)  # a dead worker's trial no longer counts as running
+    _fail_stale(ostudy)  # a dead worker's trial no longer counts as running
     if not Budget.of(study, ostudy.get_trials(deepcopy=False)).may_start:
         maybe_finish(study_id, dispatch_finish)
         return "budget spent"
@@ -126,7 +135,7 @@ def maybe_finish(study_id: str, dispatch_finish: Dispatch) -> bool:
     if study is None or study.status != StudyStatus.running:
         return False
     ostudy = load_study(study_id, get_settings())
-    optuna.storages.fail_stale_trials(ostudy)
+    _fail_stale(ostudy)
     if not Budget.of(study, ostudy.get_trials(deepcopy=False)).spent:
         return False
     with sync_session() as session:

@@ -20,9 +20,6 @@ OPTUNA_SCHEMA = "optuna"
 
 # Optuna logs every trial at INFO; the service logs what it decides itself.
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-# The heartbeat and fail_stale_trials are marked experimental; they have been stable since
-# Optuna 2.9 and they are what keeps a dead worker's trial from blocking its study.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def storage_url(settings: Settings) -> str:
@@ -54,9 +51,11 @@ def _ensure_schema(database_url: str) -> None:
 def _storage(database_url: str, url: str, sqlite: bool, heartbeat: int, grace: int) -> optuna.storages.RDBStorage:
     if not sqlite:
         _ensure_schema(database_url)
-    return optuna.storages.RDBStorage(
-        url, engine_kwargs=_engine_kwargs(sqlite), heartbeat_interval=heartbeat, grace_period=grace,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat, as in runner.py
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=_engine_kwargs(sqlite), heartbeat_interval=heartbeat, grace_period=grace,
+        )
 
 
 def get_storage(settings: Settings) -> optuna.storages.RDBStorage:

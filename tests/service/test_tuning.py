@@ -157,3 +157,27 @@ async def test_each_type_has_a_default_space_it_accepts(client):
     assert set(spaces) == {"ensemble", "ease", "ials", "matrix_factorization"}
     assert spaces["matrix_factorization"]["objective"] == "rmse" and spaces["ease"]["objective"] == "ndcg@10"
     assert "mf.n_factors" in spaces["ensemble"]["space"]
+
+
+async def test_recsys_tune_runs_a_study_in_process_and_reports_its_version(trained_app, capsys):
+    import json
+
+    from service.cli import main
+    from service.db.models import TuningStudy
+
+    space = json.dumps(SMALL_MF["space"])
+    code = await asyncio.to_thread(main, ["tune", "matrix_factorization", "--trials", "2", "--objective", "rmse",
+                                          "--space", space, "--hyperparams", '{"epochs": 3}'])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    with sync_session() as session:
+        study = session.query(TuningStudy).one()
+    assert study.origin == "cli" and study.status == "succeeded" and study.model_version is not None
+    assert f"study {study.id} succeeded" in out and f"model version {study.model_version}" in out
+
+
+def test_recsys_tune_refuses_a_bad_space_naming_the_field(settings_env, capsys):
+    from service.cli import main
+
+    code = main(["tune", "matrix_factorization", "--space", '{"n_factors": {"type": "int", "low": 9, "high": 3}}'])
+    assert code == 2 and "field space.n_factors.low" in capsys.readouterr().err
