@@ -93,8 +93,8 @@ class TrialProgress:
 def run_objective(trial: optuna.Trial, study: TuningStudy, data: TrialData, settings: Settings) -> float:
     values = spaces.suggest(trial, study.space)
     params = spaces.hyperparams(study.model_type, study.base_hyperparams, values)
-    trial.set_user_attr("host", socket.gethostname())
-    trial.set_user_attr("pid", os.getpid())
+    # One attribute, written once: a reader polling the trial never sees half of it.
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     trial.set_user_attr("split", data.split)
     model = build_model(study.model_type, params).fit(
         data.train, validation=data.validation, rating_scale=(settings.rating_min, settings.rating_max),

@@ -54,13 +54,12 @@ def detail(study: TuningStudy, trials: list[FrozenTrial], version: ModelVersion 
 
 def trial(frozen: FrozenTrial) -> TrialPublic:
     attrs = frozen.user_attrs
-    worker = f"{attrs['host']}:{attrs['pid']}" if "host" in attrs else None
     return TrialPublic(
         number=frozen.number, state=STATES.get(frozen.state, "failed"),  # type: ignore[arg-type]
         params=frozen.params,
         value=frozen.value if frozen.state == TrialState.COMPLETE else None,
         intermediate=[frozen.intermediate_values[step] for step in sorted(frozen.intermediate_values)],
-        metrics=attrs.get("metrics"), worker=worker,
+        metrics=attrs.get("metrics"), worker=attrs.get("worker"),
         note=attrs.get("stopped") or frozen.system_attrs.get("fail_reason"),
         started_at=frozen.datetime_start, finished_at=frozen.datetime_complete,
     )

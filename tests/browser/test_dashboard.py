@@ -490,6 +490,12 @@ def test_on_a_phone_a_closed_panel_opens_with_a_tap_or_a_key_and_fits_the_screen
       const svg = el.querySelector('.main-svg');
       return el.offsetParent !== null && svg && Math.abs(svg.getBoundingClientRect().width - el.clientWidth) < 2; }""")
 
+    # The search panel: its form fits the screen.
+    phone.locator("#tuning .panel-toggle").tap()
+    phone.locator("#tuning-start").wait_for()
+    start = phone.locator("#tuning-start").bounding_box()
+    assert start["x"] >= 0 and start["x"] + start["width"] <= PHONE["width"], start
+
     # The active model's metrics, and the history from the section menu.
     phone.locator("#active-metrics-title .panel-toggle").tap()
     phone.locator("#active-metrics tr[data-metric='rmse']").wait_for()
@@ -519,7 +525,7 @@ def test_on_a_desktop_every_panel_is_open_under_a_plain_heading(page, page_error
         assert all(not p["hidden"] and p["expanded"] is None for p in panels), panels
         assert {p["id"]: p["heading"].strip() for p in panels} == {
             "train": "Train a new model", "data": "Data at a glance", "versions": "Model versions", "try": "Try it",
-            "history": "Training history"}  # no hint, no arrow
+            "tuning": "Hyperparameter search", "history": "Training history"}  # no hint, no arrow
         assert page.locator(".panel-toggle").count() == 0
         assert page.locator("#active-metrics").is_visible() and page.locator("#active-metrics-title").is_hidden()
         for selector in ("#model_type", "#per-day-chart", f"#versions-table tr[data-version='{seeded.version}']",

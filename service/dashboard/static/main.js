@@ -16,6 +16,7 @@ import * as metricsChart from "./panel-metrics-chart.js";
 import * as serving from "./panel-serving.js";
 import * as trainForm from "./panel-train-form.js";
 import * as tryIt from "./panel-try-it.js";
+import * as tuning from "./panel-tuning.js";
 import * as versions from "./panel-versions.js";
 
 const JOBS_LISTED = 50;
@@ -32,6 +33,7 @@ const modelsPoller = new Poller(refreshModels, 5000);
 const readyPoller = new Poller(refreshReady, READY_MS);
 const livePoller = new Poller(refreshLive, 10000);
 const statsPoller = new Poller(refreshStats, 30000);
+const tuningPoller = new Poller(refreshTuning, SLOW_MS);
 
 async function refreshJobs() {
   const before = new Map((state.jobs || []).map((j) => [j.id, j.status]));
@@ -94,6 +96,15 @@ async function refreshStats() {
   await dataStats.render($("#data-counts"), $("#data-hint"), $("#per-day-chart"), $("#per-day-note"), state.stats);
 }
 
+async function refreshTuning() {
+  const studies = await api("/api/ml/tune?limit=20");
+  const id = tuning.pickedStudy(studies);
+  const detail = id ? await api(`/api/ml/tune/${id}`) : null;
+  tuningPoller.setInterval(studies.some((s) => tuning.ACTIVE.has(s.status)) ? FAST_MS : SLOW_MS);
+  await tuning.render(studies, detail, { onPick: () => tuningPoller.now() });
+  if (detail?.model_version && !state.models.some((m) => m.version === detail.model_version)) modelsPoller.now();
+}
+
 function refreshAfterAction() {
   seen.models = "";
   modelsPoller.now();
@@ -121,5 +132,6 @@ metricsChart.init($("#metrics"));
 history.init($("#history"));
 trainForm.init($("#train-form"), { types: state.types, loadError: typesError, onQueued: () => jobsPoller.now() });
 tryIt.init($("#try"), { onRated: () => { livePoller.now(); statsPoller.now(); } });
-for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller]) poller.start();
+tuning.init($("#tuning"), { types: state.types, onChange: () => { tuningPoller.now(); jobsPoller.now(); } });
+for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller, tuningPoller]) poller.start();
 onResize(redrawCharts);
