@@ -181,3 +181,13 @@ def test_recsys_tune_refuses_a_bad_space_naming_the_field(settings_env, capsys):
 
     code = main(["tune", "matrix_factorization", "--space", '{"n_factors": {"type": "int", "low": 9, "high": 3}}'])
     assert code == 2 and "field space.n_factors.low" in capsys.readouterr().err
+
+
+def test_a_tune_schedule_beat_could_not_run_is_refused_naming_the_setting():
+    from pydantic import ValidationError
+
+    from service.core.config import Settings
+
+    with pytest.raises(ValidationError, match="TUNE_SCHEDULE"):
+        Settings(database_url="sqlite:///unused.db", tune_schedule="every tuesday")
+    assert Settings(database_url="sqlite:///unused.db").tune_schedule == ""  # off by default
