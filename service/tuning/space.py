@@ -7,7 +7,7 @@ space cannot reach a value a training job would refuse, and an error names the f
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -120,7 +120,10 @@ def check_space(model_type: str, space: dict[str, Dimension], base: dict[str, An
         raise InvalidInput("the search space is empty: name at least one hyperparameter", field="space")
     for name, dimension in space.items():
         field = f"space.{name}"
-        _check_known(model_type, name, field)
+        annotation = _check_known(model_type, name, field)
+        if isinstance(dimension, FloatRange) and _integral(annotation):
+            # Else every trial would draw 3.7 for an integer and fail.
+            raise InvalidInput(f"{name} takes integers: use a range of type int", field=f"{field}.type")
         if isinstance(dimension, Choices):
             for position, choice in enumerate(dimension.choices):
                 _check_value(model_type, base, name, choice, f"{field}.choices[{position}]")
@@ -134,8 +137,10 @@ def check_space(model_type: str, space: dict[str, Dimension], base: dict[str, An
             _check_value(model_type, base, name, getattr(dimension, end), f"{field}.{end}")
 
 
-def _check_known(model_type: str, name: str, field: str) -> None:
+def _check_known(model_type: str, name: str, field: str) -> Any:
+    """The hyperparameter's type, once its name is known to be one."""
     params: type[BaseModel] | None = params_class(model_type)
+    annotation: Any = None
     for part in name.split("."):
         info = params.model_fields.get(part) if params is not None else None
         if info is None:
@@ -144,6 +149,12 @@ def _check_known(model_type: str, name: str, field: str) -> None:
         params = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
     if params is not None:
         raise InvalidInput(f"{name} is a group of hyperparameters; name one of its fields ({name}.…)", field=field)
+    return annotation
+
+
+def _integral(annotation: Any) -> bool:
+    kinds = set(get_args(annotation)) - {type(None)} or {annotation}
+    return kinds == {int}
 
 
 def _check_value(model_type: str, base: dict[str, Any], name: str, value: Any, field: str) -> None:

@@ -150,3 +150,24 @@ def test_a_worker_killed_mid_trial_loses_only_that_trial(stack, client):
     assert states[killed] == "failed" and len(states) == 5, states
     assert all(state in ("complete", "pruned") for number, state in states.items() if number != killed), states
     assert study["model_version"] is not None
+
+
+def test_tune_schedule_starts_one_study_of_the_active_type_at_a_time(stack, client):
+    active = next(v for v in client.get("/api/ml/models").json() if v["is_active"])
+    before = {s["id"] for s in client.get("/api/ml/tune").json()}
+    beat = stack.start_beat(env={"TUNE_SCHEDULE": "2", "TUNE_SCHEDULE_TRIALS": "2", "RETRAIN_SCHEDULE": "86400",
+                                 "REAPER_INTERVAL_SECONDS": "3600"})
+    try:
+        deadline = time.monotonic() + 120
+        while not (new := [s for s in client.get("/api/ml/tune").json() if s["id"] not in before]):
+            assert time.monotonic() < deadline, stack.output(beat)
+            time.sleep(0.3)
+        study = new[0]
+        assert (study["origin"], study["model_type"], study["n_trials"]) == ("schedule", active["model_type"], 2)
+        # Ticks every 2 s while it runs add nothing: one study at a time.
+        study = _wait(client, study["id"], _finished, 600, "the scheduled study")
+        assert study["status"] == "succeeded", study
+        assert len([s for s in client.get("/api/ml/tune").json() if s["id"] not in before and s["created_at"]
+                    < study["finished_at"]]) == 1
+    finally:
+        stack.stop(beat)

@@ -128,6 +128,7 @@ async def test_a_cancelled_study_starts_no_more_trials(trained_app):
     ({"space": {"regularization": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}}, "space.regularization.low"),
     ({"space": {"solver": {"type": "categorical", "choices": ["vectorized", "magic"]}}}, "space.solver.choices[1]"),
     ({"space": {"n_factors": {"type": "integer", "low": 1, "high": 4}}}, "space.n_factors"),
+    ({"space": {"n_factors": {"type": "float", "low": 2, "high": 8}}}, "space.n_factors.type"),
     ({"base_hyperparams": {"epochs": 0}}, "base_hyperparams.epochs"),
     ({"n_trials": None}, "n_trials"),
     ({"n_trials": 0}, "n_trials"),
