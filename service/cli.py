@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="validation metric to optimize (default: the one the type is gated on)")
     tune.add_argument("--space", default=None, help="JSON search space (default: the type's, GET /api/ml/tune/spaces)")
     tune.add_argument("--hyperparams", default="{}", help="JSON hyperparameters every trial shares")
+    tune.add_argument("--folds", type=int, default=1, help="validation splits each trial is scored on (1 to 5)")
     tune.add_argument("--wait", action="store_true", help="block until the study ends (celery mode)")
     return parser
 
@@ -279,7 +280,7 @@ def _tune(args: argparse.Namespace, settings: Settings) -> int:
             model_type=args.model_type, objective=args.objective,
             n_trials=args.trials if args.trials is not None or args.timeout is not None else 30,
             timeout_seconds=args.timeout, space=json.loads(args.space) if args.space else None,
-            base_hyperparams=json.loads(args.hyperparams),
+            base_hyperparams=json.loads(args.hyperparams), validation_folds=args.folds,
         )
     except (ValidationError, json.JSONDecodeError) as exc:
         print(f"invalid study: {exc}", file=sys.stderr)

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("direction", sa.String(length=10), nullable=False),
         sa.Column("space", sa.JSON(), nullable=False),
         sa.Column("base_hyperparams", sa.JSON(), nullable=False),
+        sa.Column("validation_folds", sa.Integer(), nullable=False),
         sa.Column("n_trials", sa.Integer(), nullable=False),
         sa.Column("timeout_seconds", sa.Float(), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),

@@ -247,6 +247,7 @@ class TuningStudy(Base):
     direction: Mapped[str] = mapped_column(String(10))
     space: Mapped[dict[str, Any]] = mapped_column(JSON)
     base_hyperparams: Mapped[dict[str, Any]] = mapped_column(JSON)
+    validation_folds: Mapped[int] = mapped_column(Integer, default=1)
     n_trials: Mapped[int] = mapped_column(Integer)
     timeout_seconds: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20), index=True)

@@ -319,7 +319,7 @@ SEARCH_SPACE: dict[str, Any] = {
 }
 STUDY_SUMMARY: dict[str, Any] = {
     "id": STUDY_ID, "model_type": "matrix_factorization", "objective": "rmse", "direction": "minimize",
-    "status": "succeeded", "origin": "api", "n_trials": 6, "timeout_seconds": None,
+    "status": "succeeded", "origin": "api", "n_trials": 6, "validation_folds": 1, "timeout_seconds": None,
     "trials_finished": 6, "trials_running": 0,
     "best_value": 0.9262, "best_params": {"n_factors": 9, "regularization": 4.18}, "best_trial": 3,
     "job_id": TUNE_JOB_ID, "model_version": 4, "error": None,
@@ -340,7 +340,7 @@ _PRUNED: dict[str, Any] = {
 STUDY_DETAIL: dict[str, Any] = {
     **STUDY_SUMMARY,
     "space": TUNE_MF_REQUEST["space"], "base_hyperparams": {"epochs": 8},
-    "split": {"ratings": 100000, "train": 72290, "validation": 7710, "holdout": 20000,
+    "split": {"folds": 1, "ratings": 100000, "train": 72290, "validation": 7710, "holdout": 20000,
               "train_fingerprint": "5e2f0c9ad13b7e44", "validation_fingerprint": "b81d6a2c09f3e571",
               "holdout_fingerprint": "0c7a93e1f54d28b6"},
     "trials": [_TRIAL, _PRUNED],

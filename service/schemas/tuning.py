@@ -37,6 +37,12 @@ class TuneRequest(BaseModel):
         default=None, ge=1, le=7 * 86_400,
         description="Wall time after which no new trial starts (those running finish).",
     )
+    validation_folds: int = Field(
+        default=1, ge=1, le=5,
+        description="Validation splits a trial is scored on, its objective their mean: 1 is evaluation_splits' own "
+        "(10% of each user's training ratings); more are carved from the training part with the next seeds, a "
+        "less noisy choice for a type that fits fast (MF) at that many fits per trial.",
+    )
     objective: Literal["ndcg@10", "rmse"] | None = Field(
         default=None,
         description="What trials are scored on, on a validation split carved from the training part (never the "
@@ -83,6 +89,7 @@ class StudySummary(BaseModel):
     )
     origin: Literal["api", "cli", "schedule"] = Field(description="Who started it.")
     n_trials: int = Field(description="The trial budget.")
+    validation_folds: int = Field(description="Validation splits each trial's objective is the mean over.")
     timeout_seconds: float | None = Field(description="The time budget, if any.")
     trials_finished: int = Field(description="Trials complete, pruned or failed.")
     trials_running: int = Field(description="Trials running now.")

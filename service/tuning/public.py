@@ -30,7 +30,7 @@ def summary(study: TuningStudy, trials: list[FrozenTrial]) -> StudySummary:
         direction=study.direction,  # type: ignore[arg-type]
         status=study.status,  # type: ignore[arg-type]
         origin=study.origin,  # type: ignore[arg-type]
-        n_trials=study.n_trials, timeout_seconds=study.timeout_seconds,
+        n_trials=study.n_trials, validation_folds=study.validation_folds, timeout_seconds=study.timeout_seconds,
         trials_finished=budget.finished, trials_running=budget.running,
         best_value=best.value if best else study.best_value,
         best_params=best.params if best else study.best_params,

@@ -50,7 +50,8 @@ def sampler(seed: int | None = None) -> optuna.samplers.BaseSampler:
 
 
 def pruner() -> optuna.pruners.BasePruner:
-    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=3)
+    # ALS with more factors starts worse and ends better: judge no trial on its first epochs.
+    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=5)
 
 
 def load_study(study_id: str, settings: Settings) -> optuna.Study:
@@ -73,7 +74,8 @@ class Budget:
     def of(cls, study: TuningStudy, trials: list[optuna.trial.FrozenTrial]) -> Budget:
         deadline = _aware(study.deadline_at)
         return cls(
-            started=len(trials),
+            # The enqueued starting point waits until a task takes it; it has not started.
+            started=sum(t.state != TrialState.WAITING for t in trials),
             finished=sum(t.state in FINISHED for t in trials),
             running=sum(t.state == TrialState.RUNNING for t in trials),
             past_deadline=deadline is not None and utcnow() >= deadline,
@@ -114,7 +116,7 @@ def run_trial(study_id: str, dispatch_finish: Dispatch) -> str:
         maybe_finish(study_id, dispatch_finish)
         return "budget spent"
     with sync_session() as session:
-        data = trial_data(load_ratings(session), settings, load_genres(session))
+        data = trial_data(load_ratings(session), settings, load_genres(session), study.validation_folds)
         session.execute(update(TuningStudy).where(TuningStudy.id == study_id, TuningStudy.split.is_(None))
                         .values(split=data.split))
     try:

@@ -53,7 +53,7 @@ def new_study(request: TuneRequest, settings: Settings, origin: str = "api") -> 
     return TuningStudy(
         id=str(uuid.uuid4()), model_type=model_type, objective=objective, direction=OBJECTIVES[objective],
         space={name: dimension.model_dump(mode="json") for name, dimension in space.items()},
-        base_hyperparams=request.base_hyperparams,
+        base_hyperparams=request.base_hyperparams, validation_folds=request.validation_folds,
         n_trials=request.n_trials or settings.tune_max_trials,
         timeout_seconds=request.timeout_seconds, status=StudyStatus.running, created_at=now,
         deadline_at=now + timedelta(seconds=request.timeout_seconds) if request.timeout_seconds else None,
@@ -68,8 +68,11 @@ def _parsed(space: dict[str, dict[str, Any]]) -> dict[str, spaces.Dimension]:
 
 
 def create_optuna_study(study: TuningStudy, settings: Settings) -> None:
-    optuna.create_study(study_name=study.id, storage=get_storage(settings), direction=study.direction,
-                        load_if_exists=True)
+    ostudy = optuna.create_study(study_name=study.id, storage=get_storage(settings), direction=study.direction,
+                                 load_if_exists=True)
+    start = spaces.starting_point(study.model_type, study.space, study.base_hyperparams)
+    if start:
+        ostudy.enqueue_trial(start, skip_if_exists=True)
 
 
 def send_trials(dispatch_trial: Dispatch, study_id: str, n_trials: int) -> QueueUnavailable | None:

@@ -76,11 +76,16 @@ async def test_a_study_runs_its_trials_in_process_and_its_best_becomes_a_gated_v
 
 async def test_the_validation_split_is_carved_from_the_training_part_never_the_holdout(trained_app):
     _, client = trained_app
-    study_id = (await client.post("/api/ml/tune", json={**SMALL_MF, "n_trials": 1}, headers=ADMIN)).json()["study_id"]
+    body = {**SMALL_MF, "n_trials": 1, "validation_folds": 2}
+    study_id = (await client.post("/api/ml/tune", json=body, headers=ADMIN)).json()["study_id"]
     study = await wait_for_study(client, study_id)
     with sync_session() as session:
         holdout, inner = evaluation_splits(load_ratings(session), get_settings())
     split = study["split"]
+    assert split["folds"] == study["validation_folds"] == 2
+    # The objective is the mean over both folds; the first fold is evaluation_splits' own.
+    (trial,) = study["trials"]
+    assert trial["value"] == trial["metrics"]["rmse"]
     assert split["validation_fingerprint"] == fingerprint(inner.test)
     assert split["train_fingerprint"] == fingerprint(inner.train)
     assert split["holdout_fingerprint"] == fingerprint(holdout.test)
