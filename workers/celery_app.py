@@ -18,7 +18,9 @@ def create_celery() -> Celery:
         "reap-stale-jobs": {"task": REAP_STALE_JOBS, "schedule": settings.reaper_interval_seconds},
     }
     if settings.tune_schedule:  # off by default: a search costs many trainings
-        schedule["tune"] = {"task": TUNE_SCHEDULED, "schedule": retrain_schedule(settings.tune_schedule, "TUNE_SCHEDULE")}
+        # The budget travels with the tick: the schedule's settings are beat's.
+        schedule["tune"] = {"task": TUNE_SCHEDULED, "schedule": retrain_schedule(settings.tune_schedule, "TUNE_SCHEDULE"),
+                            "args": [settings.tune_schedule_trials]}
     app.conf.update(
         include=["workers.tasks"],
         # A job is acknowledged only when it finished; a killed worker's job comes back,

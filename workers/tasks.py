@@ -58,7 +58,8 @@ def finish_study(study_id: str) -> str | None:
 
 
 @celery_app.task(name=broker.TUNE_SCHEDULED)
-def tune_scheduled() -> str | None:
-    """TUNE_SCHEDULE's study of the active type; never waits on it."""
+def tune_scheduled(n_trials: int | None = None) -> str | None:
+    """TUNE_SCHEDULE's study of the active type (``n_trials``: beat's TUNE_SCHEDULE_TRIALS);
+    never waits on it."""
     settings = get_settings()
-    return scheduled.start_scheduled_study(settings, CeleryDispatcher(settings, celery_app).dispatch_trial)
+    return scheduled.start_scheduled_study(settings, CeleryDispatcher(settings, celery_app).dispatch_trial, n_trials)

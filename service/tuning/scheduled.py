@@ -38,7 +38,7 @@ def queue_study(request: TuneRequest, settings: Settings, dispatch_trial: Dispat
     return study.id
 
 
-def start_scheduled_study(settings: Settings, dispatch_trial: Dispatch) -> str | None:
+def start_scheduled_study(settings: Settings, dispatch_trial: Dispatch, n_trials: int | None = None) -> str | None:
     """A study of the active version's type over its default space, unless one is
     still under way (a tick delivered twice, or a schedule shorter than a study)."""
     with sync_session() as session:
@@ -49,5 +49,5 @@ def start_scheduled_study(settings: Settings, dispatch_trial: Dispatch) -> str |
         log.info("scheduled study skipped: study %s is still under way", busy)
         return None
     model_type = active.model_type if active else DEFAULT_MODEL_TYPE
-    request = TuneRequest(model_type=model_type, n_trials=settings.tune_schedule_trials)  # type: ignore[arg-type]
+    request = TuneRequest(model_type=model_type, n_trials=n_trials or settings.tune_schedule_trials)  # type: ignore[arg-type]
     return queue_study(request, settings, dispatch_trial, "schedule")

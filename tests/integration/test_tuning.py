@@ -15,7 +15,7 @@ import psycopg
 import pytest
 import redis
 
-from service.testing.stack import ADMIN_KEY, Stack, launch_stack
+from service.testing.stack import ADMIN_KEY, Stack, launch_stack, train
 from service.training.broker import TRAINING_QUEUE
 from tests.conftest import data_dir
 
@@ -153,6 +153,8 @@ def test_a_worker_killed_mid_trial_loses_only_that_trial(stack, client):
 
 
 def test_tune_schedule_starts_one_study_of_the_active_type_at_a_time(stack, client):
+    if not any(v["is_active"] for v in client.get("/api/ml/models").json()):  # run on its own
+        train(client, {"n_factors": 8, "epochs": 4}, model_type="matrix_factorization")
     active = next(v for v in client.get("/api/ml/models").json() if v["is_active"])
     before = {s["id"] for s in client.get("/api/ml/tune").json()}
     beat = stack.start_beat(env={"TUNE_SCHEDULE": "2", "TUNE_SCHEDULE_TRIALS": "2", "RETRAIN_SCHEDULE": "86400",
