@@ -81,18 +81,6 @@ def default_space(model_type: str) -> dict[str, dict[str, Any]]:
     return DEFAULT_SPACES[model_type]
 
 
-def nested(flat: dict[str, Any]) -> dict[str, Any]:
-    """``{"mf.n_factors": 8}`` as the params class reads it: ``{"mf": {"n_factors": 8}}``."""
-    out: dict[str, Any] = {}
-    for name, value in flat.items():
-        *parents, leaf = name.split(".")
-        node = out
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
-    return out
-
-
 def merged(base: dict[str, Any], flat: dict[str, Any]) -> dict[str, Any]:
     """``base`` (nested) with the trial's ``flat`` values laid over it."""
     out = _deep_copy(base)
