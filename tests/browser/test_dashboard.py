@@ -55,7 +55,7 @@ PHONE_PAGE_MAX_PX = 3_000
 DESKTOP = {"width": 1280, "height": 900}
 # Closed on a phone behind their heading: section -> its body (collapsible.js).
 COLLAPSIBLE = {"train": "train-panel", "data": "data-panel", "versions": "versions-panel", "try": "try-panel",
-               "history": "history-panel"}
+               "tuning": "tuning-panel", "history": "history-panel"}
 PANELS = """() => [...document.querySelectorAll('[data-collapsible]')].map((s) => {
   const toggle = s.querySelector('h2 > .panel-toggle'), body = s.querySelector('.panel-body');
   return {id: s.id, body: body.id, hidden: body.hidden, expanded: toggle ? toggle.getAttribute('aria-expanded') : null,
@@ -405,6 +405,9 @@ def test_a_phone_gets_one_metrics_chart_closed_panels_and_a_history_that_reflows
     assert all(p["hidden"] and p["expanded"] == "false" and p["controls"] == p["body"] and p["hint"] for p in panels), panels
     hints = {p["id"]: p["hint"] for p in panels}
     assert hints["try"] == "Recommendations for a user, and why"
+    studies = api(seeded, "/api/ml/tune")
+    assert hints["tuning"] == (f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'} · the last one "
+                               f"{studies[0]['status']}" if studies else "No studies yet")
     models = api(seeded, "/api/ml/models")
     active = next(m["version"] for m in models if m["is_active"])
     assert hints["versions"].startswith(f"{len(models)} versions") and hints["versions"].endswith(f"· v{active} active")
