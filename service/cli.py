@@ -1,4 +1,4 @@
-"""The ``recsys`` command: serve, worker, beat, migrate, import-movielens, train, bootstrap, experiment."""
+"""The ``recsys`` command: serve, worker, beat, migrate, import-movielens, train, tune, bootstrap, experiment."""
 
 from __future__ import annotations
 
@@ -58,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"model type to train (default {DEFAULT_MODEL_TYPE})")
     train.add_argument("--hyperparams", default="{}", help="JSON object of hyperparameters")
 
+    tune = commands.add_parser("tune", help="start a hyperparameter search; its best trial becomes a gated version")
+    tune.add_argument("model_type", choices=MODEL_TYPES, help="model type to tune")
+    tune.add_argument("--trials", type=int, default=None, help="trial budget (default 30 without --timeout)")
+    tune.add_argument("--timeout", type=float, default=None, help="time budget in seconds: no trial starts after it")
+    tune.add_argument("--objective", choices=["ndcg@10", "rmse"], default=None,
+                      help="validation metric to optimize (default: the one the type is gated on)")
+    tune.add_argument("--space", default=None, help="JSON search space (default: the type's, GET /api/ml/tune/spaces)")
+    tune.add_argument("--hyperparams", default="{}", help="JSON hyperparameters every trial shares")
+    tune.add_argument("--folds", type=int, default=1, help="validation splits each trial is scored on (1 to 5)")
+    tune.add_argument("--wait", action="store_true", help="block until the study ends (celery mode)")
+
     from service import cli_experiments
 
     cli_experiments.add_parser(commands)
@@ -75,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "import-movielens": _import,
         "train": _train,
+        "tune": _tune,
         "bootstrap": _bootstrap,
         "experiment": _experiment,
     }[args.command]
@@ -259,6 +271,65 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"job {job_id} succeeded: model version {version}")
             return 0 if status == JobStatus.succeeded else 1
         time.sleep(1)
+
+
+def _tune(args: argparse.Namespace, settings: Settings) -> int:
+    """Start a study as ``POST /api/ml/tune`` does; in-process mode runs it here."""
+    import json
+
+    from pydantic import ValidationError
+
+    from service.core.errors import InvalidInput, Unavailable
+    from service.schemas.tuning import TuneRequest
+    from service.training.dispatch import CeleryDispatcher
+    from service.training.pipeline import run_training_job
+    from service.tuning import runner
+    from service.tuning.scheduled import queue_study
+
+    try:
+        request = TuneRequest(
+            model_type=args.model_type, objective=args.objective,
+            n_trials=args.trials if args.trials is not None or args.timeout is not None else 30,
+            timeout_seconds=args.timeout, space=json.loads(args.space) if args.space else None,
+            base_hyperparams=json.loads(args.hyperparams), validation_folds=args.folds,
+        )
+    except (ValidationError, json.JSONDecodeError) as exc:
+        print(f"invalid study: {exc}", file=sys.stderr)
+        return 2
+    inprocess = settings.worker_mode == "inprocess"
+    finished: list[str] = []
+    dispatch_trial = finished.append if inprocess else CeleryDispatcher(settings).dispatch_trial
+    try:
+        study_id = queue_study(request, settings, dispatch_trial, "cli")
+    except InvalidInput as exc:
+        print(f"invalid study: {exc.message} (field {exc.field})", file=sys.stderr)
+        return 2
+    except Unavailable as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    print(f"study {study_id} started", flush=True)
+    if inprocess:  # the trials the queue would have run, one after the other, here
+        for _ in finished:
+            outcome = runner.run_trial(study_id, lambda sid: runner.finish_study(sid, run_training_job))
+            print(f"  trial: {outcome}", flush=True)
+    elif not args.wait:
+        return 0
+    while (study := _study_state(study_id)).status not in runner.StudyStatus.terminal:
+        time.sleep(1)
+    print(f"study {study_id} {study.status}: best {study.objective} {study.best_value}"
+          + (f", model version {study.model_version}" if study.model_version else "")
+          + (f" ({study.error})" if study.error else ""))
+    return 0 if study.status == runner.StudyStatus.succeeded else 1
+
+
+def _study_state(study_id: str):  # -> TuningStudy
+    from service.db.models import TuningStudy
+    from service.db.session import sync_session
+
+    with sync_session() as session:
+        study = session.get(TuningStudy, study_id)
+        assert study is not None
+        return study
 
 
 def _job_state(job_id: str) -> tuple[str, float, str | None, int | None]:

@@ -7,12 +7,20 @@ from celery import Celery
 
 from service.core.config import get_settings
 from service.core.schedules import retrain_schedule
-from service.training.broker import REAP_STALE_JOBS, RETRAIN_ALL, build_celery
+from service.training.broker import REAP_STALE_JOBS, RETRAIN_ALL, TUNE_SCHEDULED, build_celery
 
 
 def create_celery() -> Celery:
     settings = get_settings()
     app = build_celery(settings, set_as_current=True)
+    schedule = {
+        "retrain-all": {"task": RETRAIN_ALL, "schedule": retrain_schedule(settings.retrain_schedule)},
+        "reap-stale-jobs": {"task": REAP_STALE_JOBS, "schedule": settings.reaper_interval_seconds},
+    }
+    if settings.tune_schedule:  # off by default: a search costs many trainings
+        # The budget travels with the tick: the schedule's settings are beat's.
+        schedule["tune"] = {"task": TUNE_SCHEDULED, "schedule": retrain_schedule(settings.tune_schedule, "TUNE_SCHEDULE"),
+                            "args": [settings.tune_schedule_trials]}
     app.conf.update(
         include=["workers.tasks"],
         # A job is acknowledged only when it finished; a killed worker's job comes back,
@@ -20,10 +28,7 @@ def create_celery() -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        beat_schedule={
-            "retrain-all": {"task": RETRAIN_ALL, "schedule": retrain_schedule(settings.retrain_schedule)},
-            "reap-stale-jobs": {"task": REAP_STALE_JOBS, "schedule": settings.reaper_interval_seconds},
-        },
+        beat_schedule=schedule,
     )
     return app
 

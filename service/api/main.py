@@ -24,6 +24,7 @@ from service.api.routes import (
     recommendations,
     stats,
     training,
+    tuning,
 )
 from service.core.config import Settings, get_settings
 from service.core.errors import install_error_handlers
@@ -60,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.serving.start()  # before the first request: reads are served from memory
         background = [
             asyncio.create_task(app.state.registry.poll_forever(settings.model_poll_seconds)),
-            asyncio.create_task(reap_forever(app.state.sessions, settings, app.state.dispatcher.dispatch)),
+            asyncio.create_task(reap_forever(app.state.sessions, settings, app.state.dispatcher.dispatch,
+                                             app.state.dispatcher.dispatch_finish)),
         ]
         try:
             yield
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, import_limit=settings.max_import_bytes)
     app.add_middleware(CachedReadsMiddleware)  # added last: runs first
     # Routes are matched in order, one regular expression each: the hot ones go first.
-    for module in (recommendations, ratings, health, movies, training, models, experiments, stats, dashboard, api_docs):
+    for module in (recommendations, ratings, health, movies, training, tuning, models, experiments, stats, dashboard,
+                   api_docs):
         app.include_router(module.router)
     app.include_router(imports.router)
     return app

@@ -91,6 +91,22 @@ class Settings(BaseSettings):
         default=60.0, ge=1, le=86_400,
         description="How often Celery beat runs the job upkeep on a worker: stale jobs failed, unclaimed ones re-sent.",
     )
+    tune_schedule: str = Field(
+        default="",
+        description="When Celery beat starts a hyperparameter search of the active type: a cron expression or an "
+        "interval in seconds; empty (the default): never.",
+    )
+    tune_schedule_trials: int = Field(default=30, ge=1, le=1000, description="Trials of a scheduled search.")
+    tune_max_trials: int = Field(
+        default=100, ge=1, le=1000, description="Trials a search with only a time budget may run at most."
+    )
+    tune_heartbeat_seconds: int = Field(
+        default=10, ge=1, le=3600, description="How often a running trial records that its worker is alive."
+    )
+    tune_grace_seconds: int = Field(
+        default=60, ge=2, le=86_400,
+        description="A running trial without a heartbeat this long is failed (its worker died).",
+    )
     job_stale_seconds: float = Field(default=600.0, gt=0)
     visibility_timeout_seconds: int = Field(default=4 * 3600, ge=60)
     broker_timeout_seconds: float = Field(
@@ -119,6 +135,15 @@ class Settings(BaseSettings):
         from service.core.schedules import retrain_schedule
 
         retrain_schedule(value)
+        return value.strip()
+
+    @field_validator("tune_schedule")
+    @classmethod
+    def _a_tune_schedule_beat_can_run(cls, value: str) -> str:
+        from service.core.schedules import retrain_schedule
+
+        if value.strip():
+            retrain_schedule(value, setting="TUNE_SCHEDULE")
         return value.strip()
 
     @model_validator(mode="before")

@@ -12,26 +12,26 @@ MIN_INTERVAL_SECONDS = 1.0
 EXPECTED = "a cron expression (minute hour day-of-month month day-of-week) or an interval in seconds"
 
 
-def retrain_schedule(value: str) -> float | crontab:
+def retrain_schedule(value: str, setting: str = "RETRAIN_SCHEDULE") -> float | crontab:
     """The schedule ``value`` describes; a ValueError naming the setting if it is neither form."""
     text = value.strip()
     try:
         seconds = float(text)
     except ValueError:
-        return _cron(text)
+        return _cron(text, setting)
     if not (math.isfinite(seconds) and seconds >= MIN_INTERVAL_SECONDS):
         raise ValueError(
-            f"RETRAIN_SCHEDULE must be {EXPECTED}; as an interval it must be at least "
+            f"{setting} must be {EXPECTED}; as an interval it must be at least "
             f"{MIN_INTERVAL_SECONDS:.0f} s, got {value!r}"
         )
     return seconds
 
 
-def _cron(text: str) -> crontab:
+def _cron(text: str, setting: str) -> crontab:
     fields = text.split()
     if len(fields) != len(CRON_FIELDS):
-        raise ValueError(f"RETRAIN_SCHEDULE must be {EXPECTED}; got {text!r} ({len(fields)} fields)")
+        raise ValueError(f"{setting} must be {EXPECTED}; got {text!r} ({len(fields)} fields)")
     try:
         return crontab(**dict(zip(CRON_FIELDS, fields, strict=True)))
     except (ValueError, ParseException) as exc:  # celery's own parser says which field is wrong
-        raise ValueError(f"RETRAIN_SCHEDULE {text!r} is not a valid cron expression: {exc}") from exc
+        raise ValueError(f"{setting} {text!r} is not a valid cron expression: {exc}") from exc

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 import migrations
 from service.db.session import prepare_sqlite_file
@@ -17,6 +18,13 @@ def alembic_config(sync_url: str | None = None) -> Config:
     if sync_url:
         config.set_main_option("sqlalchemy.url", sync_url.replace("%", "%%"))
     return config
+
+
+def head_revision() -> str:
+    """The newest migration's revision: what a migrated database records."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def upgrade_to_head(sync_url: str | None = None) -> None:

@@ -308,3 +308,34 @@ class ExperimentRating(Base):
     predicted: Mapped[float | None] = mapped_column(Float)
     actual: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+class TuningStudy(Base):
+    """A hyperparameter search: what it searches and its budget, and what it produced.
+
+    Its trials live in Optuna's storage (service.tuning.storage), which is their one
+    truth; this row holds what Optuna does not know: the service's budget, the status a
+    client follows, the validation split the trials were scored on, and the training job
+    and version the best trial became. Named ``tuning_studies``: Optuna has a ``studies``."""
+
+    __tablename__ = "tuning_studies"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model_type: Mapped[str] = mapped_column(String(50))
+    objective: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(10))
+    space: Mapped[dict[str, Any]] = mapped_column(JSON)
+    base_hyperparams: Mapped[dict[str, Any]] = mapped_column(JSON)
+    validation_folds: Mapped[int] = mapped_column(Integer, default=1)
+    n_trials: Mapped[int] = mapped_column(Integer)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    split: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    best_value: Mapped[float | None] = mapped_column(Float)
+    best_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    best_trial: Mapped[int | None] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(20), default="api")

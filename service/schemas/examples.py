@@ -13,6 +13,7 @@ from typing import Any
 
 from recsys_core.params import EnsembleParams, MFParams
 from service.core.model_types import TITLES, gate_metric
+from service.tuning.space import DEFAULT_SPACES
 
 HEALTH: dict[str, Any] = {"status": "ok"}
 READY: dict[str, Any] = {
@@ -345,4 +346,59 @@ EXPERIMENT_METRICS: dict[str, Any] = {
          "test": "two-proportion z-test, user-clustered variance", "significant": True, "better": "control"},
     ],
     "significant": True,
+}
+
+# A study of six MF trials on ml-100k, two workers (hosts a and b), one pruned.
+STUDY_ID = "9d4f5e1c-6a3b-4d2e-8f71-2c0b9a4e7d13"
+TUNE_JOB_ID = "0f6c2d8e-3b1a-4c5d-9e7f-8a2b4c6d1e30"
+TUNE_MF_REQUEST: dict[str, Any] = {
+    "model_type": "matrix_factorization",
+    "space": {
+        "n_factors": {"type": "int", "low": 4, "high": 48, "log": True},
+        "regularization": {"type": "float", "low": 0.1, "high": 20.0, "log": True},
+    },
+    "base_hyperparams": {"epochs": 8},
+    "n_trials": 6,
+    "objective": "rmse",
+}
+STUDY_ACCEPTED: dict[str, Any] = {"study_id": STUDY_ID, "status": "running", "status_url": f"/api/ml/tune/{STUDY_ID}"}
+SEARCH_SPACE: dict[str, Any] = {
+    "model_type": "matrix_factorization", "objective": "rmse", "space": DEFAULT_SPACES["matrix_factorization"],
+}
+STUDY_SUMMARY: dict[str, Any] = {
+    "id": STUDY_ID, "model_type": "matrix_factorization", "objective": "rmse", "direction": "minimize",
+    "status": "succeeded", "origin": "api", "n_trials": 6, "validation_folds": 1, "timeout_seconds": None,
+    "trials_finished": 6, "trials_running": 0,
+    "best_value": 0.9262, "best_params": {"n_factors": 9, "regularization": 4.18}, "best_trial": 3,
+    "job_id": TUNE_JOB_ID, "model_version": 4, "error": None,
+    "created_at": "2026-12-03T14:02:11.204518Z", "deadline_at": None, "finished_at": "2026-12-03T14:03:40.117302Z",
+}
+_TRIAL: dict[str, Any] = {
+    "number": 3, "state": "complete", "params": {"n_factors": 9, "regularization": 4.18}, "value": 0.9262,
+    "intermediate": [1.0412, 0.9587, 0.9391, 0.9318, 0.9288, 0.9274, 0.9266, 0.9262],
+    "metrics": {"rmse": 0.9262, "mae": 0.7291, "ndcg@10": 0.0412}, "worker": "b:4127", "note": None,
+    "started_at": "2026-12-03T14:02:52.331870Z", "finished_at": "2026-12-03T14:03:05.902114Z",
+}
+_PRUNED: dict[str, Any] = {
+    **_TRIAL, "number": 4, "state": "pruned", "params": {"n_factors": 41, "regularization": 0.13}, "value": None,
+    "intermediate": [1.1874, 1.0903, 1.0518], "metrics": None, "worker": "a:4090",
+    "note": "pruned at epoch 3: validation_rmse 1.0518",
+    "started_at": "2026-12-03T14:03:06.110251Z", "finished_at": "2026-12-03T14:03:12.447903Z",
+}
+STUDY_DETAIL: dict[str, Any] = {
+    **STUDY_SUMMARY,
+    "space": TUNE_MF_REQUEST["space"], "base_hyperparams": {"epochs": 8},
+    "split": {"folds": 1, "ratings": 100000, "train": 72290, "validation": 7710, "holdout": 20000,
+              "train_fingerprint": "5e2f0c9ad13b7e44", "validation_fingerprint": "b81d6a2c09f3e571",
+              "holdout_fingerprint": "0c7a93e1f54d28b6"},
+    "trials": [_TRIAL, _PRUNED],
+    "best_so_far": [0.9262, 0.9262],
+    "importances": {"regularization": 0.81, "n_factors": 0.19},
+    "version": {"version": 4, "is_active": True, "holdout_rmse": 0.9187, "holdout_ndcg": 0.0436,
+                "gate_activated": True, "gate_reason": "activated: holdout RMSE 0.9187 against v3's 0.9310, no worse"},
+}
+CANCELLED_STUDY: dict[str, Any] = {
+    **STUDY_DETAIL, "status": "cancelled", "trials_finished": 2, "best_value": 0.9262, "job_id": None,
+    "model_version": None, "error": "cancelled on request", "version": None,
+    "trials": [_TRIAL, {**_PRUNED, "state": "failed", "intermediate": [1.1874], "note": "the study was cancelled"}],
 }

@@ -34,7 +34,9 @@ class EpochPoint(BaseModel):
 
 class JobPublic(BaseModel):
     id: str = Field(description="The job's id (a UUID).")
-    kind: Literal["train", "retrain"] = Field(description="train: POST /api/ml/train; retrain: POST /api/ml/retrain or the schedule.")
+    kind: Literal["train", "retrain", "tune"] = Field(
+        description="train: POST /api/ml/train; retrain: POST /api/ml/retrain or the schedule; tune: a study's best trial."
+    )
     model_type: str = Field(description="The model type being trained.")
     hyperparams: dict[str, object] = Field(description="The validated hyperparameters, defaults filled in.")
     status: JobStatus = Field(description="Where the job is; succeeded, failed and cancelled are final.")

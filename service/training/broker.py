@@ -16,6 +16,9 @@ TRAIN_MODEL = "recsys.train_model"
 RETRAIN_ALL = "recsys.retrain_all"
 REAP_STALE_JOBS = "recsys.reap_stale_jobs"
 APPLY_RETENTION = "recsys.apply_retention"
+RUN_TRIAL = "recsys.run_trial"
+FINISH_STUDY = "recsys.finish_study"
+TUNE_SCHEDULED = "recsys.tune_scheduled"
 
 
 def build_celery(settings: Settings, *, set_as_current: bool = False) -> Celery:

@@ -131,13 +131,18 @@ def tick_seconds(settings: Settings) -> float:
     return max(1.0, min(30.0, settings.job_stale_seconds / 4, settings.job_queue_timeout_seconds / 4))
 
 
-async def reap_forever(sessions: async_sessionmaker, settings: Settings, dispatch: Dispatch) -> None:
-    """Runs at start-up too, so jobs a previous process left queued are picked up."""
+async def reap_forever(
+    sessions: async_sessionmaker, settings: Settings, dispatch: Dispatch, dispatch_finish: Dispatch | None = None,
+) -> None:
+    """Runs at start-up too, so jobs a previous process left queued are picked up.
+    With ``dispatch_finish``, studies are kept moving too (service.tuning.runner.upkeep)."""
     interval = tick_seconds(settings)
     while True:
         try:
             await reap_stale_jobs(sessions, settings)
             await resend_unclaimed_jobs(sessions, dispatch, settings)
+            if dispatch_finish is not None:
+                await asyncio.to_thread(_tuning_upkeep, dispatch_finish)
         except Exception as exc:  # the database may be restarting; try again next tick
             log.warning("housekeeping failed: %s", exc)
         await asyncio.sleep(interval)
@@ -146,14 +151,21 @@ async def reap_forever(sessions: async_sessionmaker, settings: Settings, dispatc
 # In a Celery worker or beat: sync sessions, sending through Celery.
 
 
-def reap_now(settings: Settings, dispatch: Dispatch | None = None) -> int:
-    """Fail stale jobs, then (in celery mode) re-send the unclaimed ones; returns how
-    many were failed as stale."""
+def _tuning_upkeep(dispatch_finish: Dispatch) -> None:
+    from service.tuning.runner import upkeep  # Optuna loads only where studies are kept
+
+    upkeep(dispatch_finish)
+
+
+def reap_now(settings: Settings, dispatch: Dispatch | None = None, dispatch_finish: Dispatch | None = None) -> int:
+    """Fail stale jobs, then (in celery mode) re-send the unclaimed ones and keep
+    studies moving; returns how many jobs were failed as stale."""
     with sync_session() as session:
         reaped = session.execute(_stale(settings)).rowcount
     _log_reaped(reaped)
     if settings.worker_mode == "celery":
         _resend_unclaimed_now(dispatch or CeleryDispatcher(settings).dispatch, settings)
+        _tuning_upkeep(dispatch_finish or CeleryDispatcher(settings).dispatch_finish)
     return reaped
 
 

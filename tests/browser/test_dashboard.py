@@ -55,7 +55,8 @@ PHONE_PAGE_MAX_PX = 3_000
 DESKTOP = {"width": 1280, "height": 900}
 # Closed on a phone behind their heading: section -> its body (collapsible.js).
 COLLAPSIBLE = {"train": "train-panel", "data": "data-panel", "versions": "versions-panel",
-               "experiments": "experiments-panel", "try": "try-panel", "history": "history-panel"}
+               "experiments": "experiments-panel", "try": "try-panel", "tuning": "tuning-panel",
+               "history": "history-panel"}
 PANELS = """() => [...document.querySelectorAll('[data-collapsible]')].map((s) => {
   const toggle = s.querySelector('h2 > .panel-toggle'), body = s.querySelector('.panel-body');
   return {id: s.id, body: body.id, hidden: body.hidden, expanded: toggle ? toggle.getAttribute('aria-expanded') : null,
@@ -405,6 +406,9 @@ def test_a_phone_gets_one_metrics_chart_closed_panels_and_a_history_that_reflows
     assert all(p["hidden"] and p["expanded"] == "false" and p["controls"] == p["body"] and p["hint"] for p in panels), panels
     hints = {p["id"]: p["hint"] for p in panels}
     assert hints["try"] == "Recommendations for a user, and why"
+    studies = api(seeded, "/api/ml/tune")
+    assert hints["tuning"] == (f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'} · the last one "
+                               f"{studies[0]['status']}" if studies else "No studies yet")
     models = api(seeded, "/api/ml/models")
     active = next(m["version"] for m in models if m["is_active"])
     assert hints["versions"].startswith(f"{len(models)} versions") and hints["versions"].endswith(f"· v{active} active")
@@ -495,6 +499,12 @@ def test_on_a_phone_a_closed_panel_opens_with_a_tap_or_a_key_and_fits_the_screen
     phone.locator("#experiments-body").wait_for()
     assert phone.get_attribute("#experiments .panel-toggle", "aria-expanded") == "true"
 
+    # The search panel: its form fits the screen.
+    phone.locator("#tuning .panel-toggle").tap()
+    phone.locator("#tuning-start").wait_for()
+    start = phone.locator("#tuning-start").bounding_box()
+    assert start["x"] >= 0 and start["x"] + start["width"] <= PHONE["width"], start
+
     # The active model's metrics, and the history from the section menu.
     phone.locator("#active-metrics-title .panel-toggle").tap()
     phone.locator("#active-metrics tr[data-metric='rmse']").wait_for()
@@ -524,7 +534,8 @@ def test_on_a_desktop_every_panel_is_open_under_a_plain_heading(page, page_error
         assert all(not p["hidden"] and p["expanded"] is None for p in panels), panels
         assert {p["id"]: p["heading"].strip() for p in panels} == {
             "train": "Train a new model", "data": "Data at a glance", "versions": "Model versions",
-            "experiments": "Experiments", "try": "Try it", "history": "Training history"}  # no hint, no arrow
+            "experiments": "Experiments", "try": "Try it", "tuning": "Hyperparameter search",
+            "history": "Training history"}  # no hint, no arrow
         assert page.locator(".panel-toggle").count() == 0
         assert page.locator("#active-metrics").is_visible() and page.locator("#active-metrics-title").is_hidden()
         for selector in ("#model_type", "#per-day-chart", f"#versions-table tr[data-version='{seeded.version}']",

@@ -17,6 +17,7 @@ import * as metricsChart from "./panel-metrics-chart.js";
 import * as serving from "./panel-serving.js";
 import * as trainForm from "./panel-train-form.js";
 import * as tryIt from "./panel-try-it.js";
+import * as tuning from "./panel-tuning.js";
 import * as versions from "./panel-versions.js";
 
 const JOBS_LISTED = 50;
@@ -34,6 +35,7 @@ const readyPoller = new Poller(refreshReady, READY_MS);
 const livePoller = new Poller(refreshLive, 10000);
 const statsPoller = new Poller(refreshStats, 30000);
 const experimentsPoller = new Poller(refreshExperiments, 5000);
+const tuningPoller = new Poller(refreshTuning, SLOW_MS);
 
 async function refreshJobs() {
   const before = new Map((state.jobs || []).map((j) => [j.id, j.status]));
@@ -105,6 +107,15 @@ async function refreshExperiments() {
   experimentsPanel.render($("#experiments"), experiments, metrics, { onChange: refreshAfterAction });
 }
 
+async function refreshTuning() {
+  const studies = await api("/api/ml/tune?limit=20");
+  const id = tuning.pickedStudy(studies);
+  const detail = id ? await api(`/api/ml/tune/${id}`) : null;
+  tuningPoller.setInterval(studies.some((s) => tuning.ACTIVE.has(s.status)) ? FAST_MS : SLOW_MS);
+  await tuning.render(studies, detail, { onPick: () => tuningPoller.now() });
+  if (detail?.model_version && !state.models.some((m) => m.version === detail.model_version)) modelsPoller.now();
+}
+
 function refreshAfterAction() {
   seen.models = "";
   seen.experiments = "";
@@ -136,5 +147,6 @@ trainForm.init($("#train-form"), { types: state.types, loadError: typesError, on
 // The scale too: the rating buttons offer only what the service takes (none if unknown).
 const scale = await api("/api/ratings/scale").catch(() => null);
 tryIt.init($("#try"), { scale, onRated: () => { livePoller.now(); statsPoller.now(); } });
-for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller, experimentsPoller]) poller.start();
+tuning.init($("#tuning"), { types: state.types, onChange: () => { tuningPoller.now(); jobsPoller.now(); } });
+for (const poller of [jobsPoller, modelsPoller, readyPoller, livePoller, statsPoller, experimentsPoller, tuningPoller]) poller.start();
 onResize(redrawCharts);
