@@ -39,7 +39,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-Solver = Literal["vectorized", "reference"]
+Solver = Literal["compiled", "vectorized", "reference"]
 
 __all__ = [
     "HalfStep",
@@ -199,7 +199,7 @@ def solve_side(
     other_factors: np.ndarray,
     penalty: np.ndarray,
     *,
-    solver: Solver = "vectorized",
+    solver: Solver = "compiled",
     dtype: type = np.float64,
 ) -> HalfStep:
     """Solve one side given the other.
@@ -208,16 +208,28 @@ def solve_side(
     is aligned with ``matrix.data`` (``r - mu``); ``penalty`` comes from
     :func:`penalty_diagonal` for the rows' counts.
     """
-    targets = ratings_minus_mean - other_bias[matrix.indices]
     other_aug = augmented(np.asarray(other_factors, dtype=dtype))
+    if solver == "compiled":
+        from ._als_kernel import solve_rows_compiled  # imports numba: only when used
+
+        sol, xb, tsq = solve_rows_compiled(
+            matrix.indptr, matrix.indices, ratings_minus_mean, other_bias, other_aug, penalty,
+            solver_threads(),
+        )
+        return _half_step(sol, xb, tsq, penalty)
+    targets = ratings_minus_mean - other_bias[matrix.indices]
     if solver == "vectorized":
         sol, xb = solve_rows(matrix, targets, other_aug, penalty)
     elif solver == "reference":
         sol, xb = solve_rows_reference(matrix, targets, other_aug, penalty)
     else:
-        raise ValueError(f"solver must be 'vectorized' or 'reference', got {solver!r}")
+        raise ValueError(f"solver must be 'compiled', 'vectorized' or 'reference', got {solver!r}")
     row_of = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     tsq = np.bincount(row_of, weights=targets * targets, minlength=matrix.shape[0])
+    return _half_step(sol, xb, tsq, penalty)
+
+
+def _half_step(sol: np.ndarray, xb: np.ndarray, tsq: np.ndarray, penalty: np.ndarray) -> HalfStep:
     pen = np.einsum("ij,ij->i", sol * sol, penalty)
     sse = np.maximum(tsq - xb - pen, 0.0)
     return HalfStep(sol[:, 0].copy(), np.ascontiguousarray(sol[:, 1:]), sse, pen)

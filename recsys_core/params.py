@@ -78,9 +78,12 @@ class MFParams(BaseModel):
     early_stopping_tol: Annotated[float, _in_range(0.0, 1.0)] = Field(
         1e-4, description="Minimum RMSE decrease that counts as an improvement, in [0, 1]."
     )
-    solver: Literal["vectorized", "reference"] = Field(
-        "vectorized",
-        description="'vectorized' (default) or 'reference', a slow per-row loop meant for tests.",
+    solver: Literal["compiled", "vectorized", "reference"] = Field(
+        "compiled",
+        description=(
+            "'compiled' (default; numba), 'vectorized' (numpy) or 'reference', a slow per-row "
+            "loop meant for tests. All three solve the same equations."
+        ),
     )
 
     @model_validator(mode="before")

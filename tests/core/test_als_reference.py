@@ -1,4 +1,9 @@
-"""The vectorized ALS half-step must agree with the slow reference solver."""
+"""The compiled (numba) and vectorized (numpy) ALS half-steps must agree with the slow
+reference solver."""
+
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -21,10 +26,11 @@ def _problem(seed=0, n_rows=37, n_cols=23, density=0.3, f=4):
     return m, m.data - 3.0, other_b, other_f, pen
 
 
+@pytest.mark.parametrize("solver", ["compiled", "vectorized"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_vectorized_matches_reference_half_step(seed):
+def test_fast_solvers_match_reference_half_step(seed, solver):
     m, res, ob, of, pen = _problem(seed)
-    fast = _als.solve_side(m, res, ob, of, pen, solver="vectorized")
+    fast = _als.solve_side(m, res, ob, of, pen, solver=solver)
     slow = _als.solve_side(m, res, ob, of, pen, solver="reference")
     np.testing.assert_allclose(fast.bias, slow.bias, atol=1e-10)
     np.testing.assert_allclose(fast.factors, slow.factors, atol=1e-10)
@@ -32,6 +38,69 @@ def test_vectorized_matches_reference_half_step(seed):
     np.testing.assert_allclose(fast.penalty, slow.penalty, atol=1e-10)
     # the empty row solves to zero
     assert np.all(fast.factors[3] == 0) and fast.bias[3] == 0
+
+
+@pytest.mark.parametrize("f", [1, 3, 8, 15, 21])  # tiles of 4 features: all remainders
+def test_compiled_matches_reference_at_every_factor_count(f):
+    m, res, ob, of, pen = _problem(7, n_rows=60, n_cols=40, density=0.4, f=f)
+    fast = _als.solve_side(m, res, ob, of, pen, solver="compiled")
+    slow = _als.solve_side(m, res, ob, of, pen, solver="reference")
+    np.testing.assert_allclose(fast.factors, slow.factors, atol=1e-9)
+    np.testing.assert_allclose(fast.bias, slow.bias, atol=1e-9)
+    np.testing.assert_allclose(fast.sse, slow.sse, atol=1e-7)
+
+
+def test_compiled_float32_gram_stays_close_to_reference():
+    m, res, ob, of, pen = _problem(8, n_rows=80, n_cols=50, density=0.5, f=15)
+    fast = _als.solve_side(m, res, ob, of, pen, solver="compiled", dtype=np.float32)
+    slow = _als.solve_side(m, res, ob, of, pen, solver="reference")
+    np.testing.assert_allclose(fast.factors, slow.factors, atol=1e-4)
+    # and float32 is really used: the answer is not bit-for-bit the float64 one
+    exact = _als.solve_side(m, res, ob, of, pen, solver="compiled")
+    assert not np.array_equal(fast.factors, exact.factors)
+
+
+def test_compiled_threads_give_the_same_answer(monkeypatch):
+    m, res, ob, of, pen = _problem(9, n_rows=301, n_cols=50, density=0.3, f=6)
+    monkeypatch.setenv("RECSYS_THREADS", "1")
+    one = _als.solve_side(m, res, ob, of, pen, solver="compiled")
+    monkeypatch.setenv("RECSYS_THREADS", "4")  # 16 chunks of rows
+    many = _als.solve_side(m, res, ob, of, pen, solver="compiled")
+    np.testing.assert_array_equal(one.factors, many.factors)
+    np.testing.assert_array_equal(one.sse, many.sse)
+
+
+def test_compiled_is_safe_from_several_threads_at_once(monkeypatch):
+    """A service folds in ratings while a worker thread trains: concurrent half-steps
+    share the kernel and its thread pool and must not disturb each other."""
+    monkeypatch.setenv("RECSYS_THREADS", "2")
+    problems = [_problem(seed, n_rows=400, n_cols=60, density=0.3, f=5) for seed in range(6)]
+    expected = [_als.solve_side(*p, solver="reference").factors for p in problems]
+    got: dict[int, np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def solve(i: int) -> None:
+        try:
+            for _ in range(5):
+                got[i] = _als.solve_side(*problems[i], solver="compiled").factors
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=solve, args=(i,)) for i in range(len(problems))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i, want in enumerate(expected):
+        np.testing.assert_allclose(got[i], want, atol=1e-9)
+
+
+def test_importing_recsys_core_does_not_import_numba():
+    """numba costs ~0.3 s to import: only the first compiled half-step pays it."""
+    code = "import sys, recsys_core; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_small_chunks_match_one_chunk():
@@ -66,15 +135,20 @@ def test_solution_is_the_regularized_least_squares_minimum():
     np.testing.assert_allclose(_als.solve_one(aug, t, pen[row]), x, atol=1e-10)
 
 
-def test_whole_fit_agrees_between_solvers():
+@pytest.mark.parametrize("solver", ["compiled", "vectorized"])
+def test_whole_fit_agrees_between_solvers(solver):
     ratings = random_ratings(n_users=25, n_items=15, seed=3)
     kw = {"n_factors": 3, "epochs": 4, "seed": 1}
-    fast = MatrixFactorization(**kw).fit(ratings)
+    fast = MatrixFactorization(**kw, solver=solver).fit(ratings)
     slow = MatrixFactorization(**kw, solver="reference").fit(ratings)
-    # the fast path accumulates Gram matrices in float32
+    # the fast paths accumulate Gram matrices in float32
     np.testing.assert_allclose(fast.user_factors, slow.user_factors, atol=1e-4)
     np.testing.assert_allclose(fast.item_bias, slow.item_bias, atol=1e-4)
     assert abs(fast.history[-1].train_rmse - slow.history[-1].train_rmse) < 1e-5
+
+
+def test_default_solver_is_the_compiled_one():
+    assert MatrixFactorization().params.solver == "compiled"
 
 
 def test_unknown_solver_is_refused():
