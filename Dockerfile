@@ -17,7 +17,11 @@ COPY recsys_core ./recsys_core
 COPY service ./service
 COPY workers ./workers
 COPY migrations ./migrations
+# The ALS kernel is compiled once here, into site-packages' __pycache__, so containers
+# do not each spend seconds compiling it on their first training. (numba's cache is per
+# CPU model: on a different CPU a container compiles once more, into ~/.cache.)
 RUN pip install --no-cache-dir . \
+ && python -c "from recsys_core._als_kernel import warm_up; warm_up()" \
  && rm -rf /build
 
 # A writable working directory for the non-root user (Celery beat's schedule file,

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-__all__ = ["solve_rows_compiled"]
+__all__ = ["solve_rows_compiled", "warm_up"]
 
 
 # Reassociation lets the compiler vectorize the dot products; "nnan" and "ninf" are
@@ -269,3 +269,15 @@ def _pool(threads: int) -> ThreadPoolExecutor:
         if pool is None:
             pool = _pools[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="recsys-als")
         return pool
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) the kernel for what training uses: float32 and
+    float64 vectors, int32 indices. The Docker image runs this at build time so its
+    containers start with the machine code on disk."""
+    indptr = np.array([0, 2, 3], dtype=np.int32)
+    indices = np.array([0, 1, 1], dtype=np.int32)
+    values = np.array([1.0, -1.0, 0.5])
+    for dtype in (np.float32, np.float64):
+        other = np.ones((2, 3), dtype=dtype)
+        solve_rows_compiled(indptr, indices, values, np.zeros(2), other, np.ones((2, 3)), 1)

@@ -155,3 +155,11 @@ def test_unknown_solver_is_refused():
     m, res, ob, of, pen = _problem()
     with pytest.raises(ValueError, match="solver"):
         _als.solve_side(m, res, ob, of, pen, solver="magic")
+
+
+def test_warm_up_compiles_what_training_uses():
+    from recsys_core import _als_kernel
+
+    _als_kernel.warm_up()
+    dtypes = {str(sig[4].dtype) for sig in _als_kernel._solve_range.signatures}
+    assert {"float32", "float64"} <= dtypes
