@@ -76,3 +76,13 @@ async def test_embedded_spark_mf_job_writes_a_version_that_serves(client, settin
         artifact = session.get(ModelArtifact, job["model_version"]).data
     model = load_model(artifact)
     assert model.model_type == "matrix_factorization" and model.fit_info["engine"] == "spark", model.fit_info
+
+
+def test_a_retrain_keeps_the_engine_of_the_version_it_retrains():
+    from service.db.models import ModelVersion
+    from service.training.jobs import retrain_jobs
+
+    (job,) = retrain_jobs(ModelVersion(model_type="ials", hyperparams={}, engine="spark"))
+    assert (job.model_type, job.engine, job.kind) == ("ials", "spark", "retrain")
+    (job,) = retrain_jobs(None)
+    assert job.engine == "numpy"
