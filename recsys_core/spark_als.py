@@ -224,7 +224,8 @@ def fit_mf(
     )
     fitted = als.fit(residuals)
     item_factors = _collect_factors(fitted.itemFactors, data.items.lookup, len(data.items), p.n_factors)
-    frame.unpersist()
+    for cached in (frame, user_bias_df, item_bias_df):  # a worker's session outlives its jobs
+        cached.unpersist()
     spark_seconds = time.perf_counter() - t0
 
     _report(phase, "user solve", 0.9)

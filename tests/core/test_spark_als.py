@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_core import MatrixFactorization, evaluate, load_model, official_movielens_split, spark_als
+from recsys_core import (
+    MatrixFactorization,
+    evaluate,
+    load_model,
+    official_movielens_split,
+    spark_als,
+)
 from recsys_core.params import IALSParams, MFParams
 
 pytest.importorskip("pyspark")
@@ -19,16 +25,20 @@ pytest.importorskip("pyspark")
 
 @pytest.fixture(scope="module")
 def spark():
+    """This process's session: under xdist another test file (the service's spark tests)
+    may have started one already, which is reused and left running."""
     from pyspark.sql import SparkSession
 
-    session = (
+    existing = SparkSession.getActiveSession()
+    session = existing or (
         SparkSession.builder.master("local[2]").appName("recsys-tests")
         .config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
     yield session
-    session.stop()
+    if existing is None:
+        session.stop()
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +75,7 @@ def test_spark_mf_matches_numpy_rmse_on_ml100k_u1_and_writes_the_usual_artifact(
     loaded = load_model(model.to_bytes())
     assert isinstance(loaded, MatrixFactorization)
     assert loaded.fit_info["engine"] == "spark" and loaded.fit_info["reg_param"] == model.fit_info["reg_param"]
-    assert loaded.fit_info["spark_master"] == "local[2]"
+    assert loaded.fit_info["spark_master"] == spark.sparkContext.master
     assert loaded.fingerprint == MatrixFactorization(epochs=1).fit(split.train, rating_scale=(1, 5)).fingerprint
     np.testing.assert_array_equal(loaded.predict([1, 2], [50, 172]), model.predict([1, 2], [50, 172]))
 
