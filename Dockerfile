@@ -9,6 +9,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 recsys \
  && useradd --system --uid 10001 --gid recsys --create-home --home-dir /home/recsys recsys
 
+# engine "spark": pyspark needs a Java runtime (17+). Debian's default JRE is 17 on
+# bookworm and 21 on trixie; Spark 4 supports both.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends default-jre-headless \
+ && rm -rf /var/lib/apt/lists/*
+
+# The driver's pyspark must be the cluster's Spark version (docker-compose.yml passes the
+# same SPARK_VERSION to the apache/spark image of its spark profile).
+ARG SPARK_VERSION=4.0.1
+
 # Install the project the same way the README does: a pip install of the checkout.
 # The sources are only needed to build; the installed package lives in site-packages.
 WORKDIR /build
@@ -20,14 +30,18 @@ COPY migrations ./migrations
 # The ALS kernel is compiled once here, into site-packages' __pycache__, so containers
 # do not each spend seconds compiling it on their first training. (numba's cache is per
 # CPU model: on a different CPU a container compiles once more, into ~/.cache.)
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir ".[spark]" "pyspark==${SPARK_VERSION}" \
  && python -c "from recsys_core._als_kernel import warm_up; warm_up()" \
  && rm -rf /build
 
 # A writable working directory for the non-root user (Celery beat's schedule file,
 # downloaded datasets, the embedded SQLite default when DATABASE_URL is unset).
 WORKDIR /app
-RUN chown recsys:recsys /app
+# SPARK_SNAPSHOT_URL in compose: a volume shared with the Spark workers. Created here,
+# owned by recsys, so the named volume starts out with this owner.
+RUN chown recsys:recsys /app \
+ && mkdir -p /var/lib/recsys/spark \
+ && chown recsys:recsys /var/lib/recsys/spark
 USER recsys
 
 EXPOSE 8000

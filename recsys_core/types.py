@@ -7,16 +7,20 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from .params import EASEParams, EnsembleParams, IALSParams, MFParams
 from .recommender import Recommender
 
-__all__ = ["DEFAULT_MODEL_TYPE", "MODEL_TYPES", "ModelSpec", "build_model", "load_model", "model_class", "params_class"]
+__all__ = ["DEFAULT_MODEL_TYPE", "ENGINES", "MODEL_TYPES", "SPARK_TYPES", "Engine", "ModelSpec", "build_model", "load_model", "model_class", "params_class"]
 
 ModelTypeName = Literal["ensemble", "ease", "ials", "matrix_factorization"]
 MODEL_TYPES: tuple[str, ...] = ("ensemble", "ease", "ials", "matrix_factorization")
 DEFAULT_MODEL_TYPE = "ensemble"
+#: What trains a version: our numpy trainers, or Spark's ALS (recsys_core.spark_als).
+Engine = Literal["numpy", "spark"]
+ENGINES: tuple[str, ...] = ("numpy", "spark")
+SPARK_TYPES: tuple[str, ...] = ("matrix_factorization", "ials")  # the types Spark can train
 
 _CLASSES = {  # imported on first use: importing recsys_core stays cheap
     "matrix_factorization": ("recsys_core.model", "MatrixFactorization"),
@@ -68,14 +72,34 @@ class _Spec(BaseModel):
 
 _TYPE = "The model type to train; without one, the ensemble."
 _HYPERPARAMS = "Hyperparameters of the type; those left out take their defaults."
+_ENGINE = (
+    "What trains it: 'numpy' (default, in the worker) or 'spark' (Spark's ALS on SPARK_MASTER_URL); "
+    "'spark' only for matrix_factorization and ials."
+)
+
+
+class _NumpyOnly(_Spec):
+    """A type only our own trainers fit: ``engine`` must be numpy."""
+
+    engine: Engine = Field("numpy", description=_ENGINE)
+
+    @field_validator("engine")
+    @classmethod
+    def _numpy_only(cls, value: str) -> str:
+        if value != "numpy":
+            raise ValueError(
+                f"engine {value!r} trains only {' and '.join(SPARK_TYPES)}; this type trains with engine 'numpy'"
+            )
+        return value
 
 
 class MFSpec(_Spec):
     model_type: Literal["matrix_factorization"] = Field("matrix_factorization", description=_TYPE)
     hyperparams: MFParams = Field(default_factory=MFParams, description=_HYPERPARAMS)
+    engine: Engine = Field("numpy", description=_ENGINE)
 
 
-class EASESpec(_Spec):
+class EASESpec(_NumpyOnly):
     model_type: Literal["ease"] = Field("ease", description=_TYPE)
     hyperparams: EASEParams = Field(default_factory=EASEParams, description=_HYPERPARAMS)
 
@@ -83,9 +107,10 @@ class EASESpec(_Spec):
 class IALSSpec(_Spec):
     model_type: Literal["ials"] = Field("ials", description=_TYPE)
     hyperparams: IALSParams = Field(default_factory=IALSParams, description=_HYPERPARAMS)
+    engine: Engine = Field("numpy", description=_ENGINE)
 
 
-class EnsembleSpec(_Spec):
+class EnsembleSpec(_NumpyOnly):
     model_type: Literal["ensemble"] = Field("ensemble", description=_TYPE)
     hyperparams: EnsembleParams = Field(default_factory=EnsembleParams, description=_HYPERPARAMS)
 

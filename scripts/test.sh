@@ -9,10 +9,15 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[dev,browser]'
+"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[dev,browser,spark]'
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromium >/dev/null; then
   (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/dev/null
+fi
+# pyspark (the spark extra) runs on a Java 17+ runtime; Debian's 17, else its default JRE.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v java >/dev/null; then
+  (apt-get update -q && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -q default-jre-headless; }) >/dev/null
 fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model-type", default=DEFAULT_MODEL_TYPE, choices=MODEL_TYPES,
                        help=f"model type to train (default {DEFAULT_MODEL_TYPE})")
     train.add_argument("--hyperparams", default="{}", help="JSON object of hyperparameters")
+    train.add_argument("--engine", default="numpy", choices=("numpy", "spark"),
+                       help="what trains it: numpy (default) or spark (matrix_factorization and ials; SPARK_MASTER_URL)")
 
     tune = commands.add_parser("tune", help="start a hyperparameter search; its best trial becomes a gated version")
     tune.add_argument("model_type", choices=MODEL_TYPES, help="model type to tune")
@@ -238,10 +240,11 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         spec = TypeAdapter(ModelSpec).validate_python(
-            {"model_type": args.model_type, "hyperparams": json.loads(args.hyperparams)}
+            {"model_type": args.model_type, "hyperparams": json.loads(args.hyperparams),
+             "engine": getattr(args, "engine", "numpy")}
         )
     except (ValidationError, json.JSONDecodeError) as exc:
-        print(f"invalid --hyperparams: {exc}", file=sys.stderr)
+        print(f"invalid --hyperparams or --engine: {exc}", file=sys.stderr)
         return 2
     inprocess = settings.worker_mode == "inprocess"
     send = run_training_job if inprocess else CeleryDispatcher(settings).dispatch
@@ -251,7 +254,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         send(job_id)
 
     try:
-        job_id = jobs.queue_job(jobs.new_job(spec.model_type, spec.hyperparams), dispatch)
+        job_id = jobs.queue_job(jobs.new_job(spec.model_type, spec.hyperparams, engine=spec.engine), dispatch)
     except Unavailable as exc:  # the job is marked failed, as the API's 503 says
         print(exc.message, file=sys.stderr)
         return 1

@@ -246,6 +246,25 @@ def test_interpolated_app_environment_is_accepted_by_settings(
     assert settings.model_retention == 5
 
 
+def test_spark_profile_runs_apache_spark_beside_the_worker_on_one_snapshot_volume() -> None:
+    master, worker = SERVICES["spark-master"], SERVICES["spark-worker"]
+    for service in (master, worker):
+        assert service["profiles"] == ["spark"]  # optional: `docker compose --profile spark`
+        assert service["image"] == "apache/spark:${SPARK_VERSION:-4.0.1}"
+    # the app image's pyspark is pinned to the same Spark version
+    assert "ARG SPARK_VERSION=4.0.1" in DOCKERFILE.read_text()
+    assert SERVICES["worker"]["build"]["args"]["SPARK_VERSION"] == "${SPARK_VERSION:-4.0.1}"
+    assert worker["command"][-1] == "spark://spark-master:7077"
+    snapshots = environment("worker")["SPARK_SNAPSHOT_URL"]
+    mount = f"spark-snapshots:{snapshots}"
+    assert mount in SERVICES["worker"]["volumes"] and mount in worker["volumes"]
+    assert "spark-snapshots" in COMPOSE["volumes"]
+    assert "profiles" not in SERVICES["worker"]  # the app's worker runs either way
+    resolved = interpolate(environment("worker"), {v: "x" for v in REQUIRED_VARIABLES})
+    assert resolved["SPARK_MASTER_URL"] == "local[*]"  # unless SPARK_MASTER_URL names the master
+    assert json.loads(resolved["SPARK_CONF"])["spark.driver.host"] == "worker"
+
+
 # --- image ------------------------------------------------------------------------------------
 
 
@@ -253,7 +272,8 @@ def test_dockerfile_installs_the_project_with_pip() -> None:
     instructions = dockerfile_instructions()
     assert instructions[0] == ("FROM", "python:3.11-slim")
     runs = [args for keyword, args in instructions if keyword == "RUN"]
-    assert any(re.search(r"\bpip install\b.*(?<!\S)\.(?!\S)", run) for run in runs), (
+    # `.` or the checkout with extras (`".[spark]"`)
+    assert any(re.search(r"\bpip install\b.*(?<!\S)[\"']?\.(\[[\w,]+\])?[\"']?(?!\S)", run) for run in runs), (
         "install the project with `pip install .`, as the README does"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from typing import Literal
@@ -107,6 +108,20 @@ class Settings(BaseSettings):
         default=60, ge=2, le=86_400,
         description="A running trial without a heartbeat this long is failed (its worker died).",
     )
+    spark_master_url: str = Field(
+        default="local[*]",
+        description="The Spark master jobs with engine spark train on: local[*] (in the worker), spark://host:7077, "
+        "yarn, k8s://...",
+    )
+    spark_snapshot_url: str = Field(
+        default="./var/spark-snapshots",
+        description="Where a spark job writes the ratings it fits on as Parquet, deleted after the job: a path or "
+        "URL every executor can read (a shared volume, s3a://bucket/prefix).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark settings as a JSON object, e.g. {"spark.driver.memory": "4g"}; keys start with spark.',
+    )
     job_stale_seconds: float = Field(default=600.0, gt=0)
     visibility_timeout_seconds: int = Field(default=4 * 3600, ge=60)
     broker_timeout_seconds: float = Field(
@@ -145,6 +160,26 @@ class Settings(BaseSettings):
         if value.strip():
             retrain_schedule(value, setting="TUNE_SCHEDULE")
         return value.strip()
+
+    @field_validator("spark_master_url", "spark_snapshot_url")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_conf_object(cls, value: object) -> object:
+        # pydantic-settings decodes a JSON env value itself; a dict may also come from code.
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, dict):
+            raise ValueError('SPARK_CONF must be a JSON object like {"spark.driver.memory": "4g"}')
+        bad = [key for key in value if not str(key).startswith("spark.")]
+        if bad:
+            raise ValueError(f"SPARK_CONF keys must start with 'spark.', got {bad}")
+        return {str(k): str(v) for k, v in value.items()}
 
     @model_validator(mode="before")
     @classmethod

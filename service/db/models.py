@@ -81,6 +81,8 @@ class ModelVersion(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     model_type: Mapped[str] = mapped_column(String(50))
     hyperparams: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What trained it (recsys_core.types.ENGINES); the artifact is the same either way.
+    engine: Mapped[str] = mapped_column(String(20), default="numpy", server_default="numpy")
     status: Mapped[str] = mapped_column(String(20), default=VersionStatus.ready.value)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -146,6 +148,7 @@ class TrainingJob(Base):
     kind: Mapped[str] = mapped_column(String(20))
     model_type: Mapped[str] = mapped_column(String(50))
     hyperparams: Mapped[dict[str, Any]] = mapped_column(JSON)
+    engine: Mapped[str] = mapped_column(String(20), default="numpy", server_default="numpy")
     status: Mapped[str] = mapped_column(String(20), default=JobStatus.queued.value, index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     current_epoch: Mapped[int] = mapped_column(Integer, default=0)
@@ -161,12 +164,13 @@ class TrainingJob(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @classmethod
-    def new(cls, *, kind: str, model_type: str, hyperparams: dict[str, Any]) -> TrainingJob:
+    def new(cls, *, kind: str, model_type: str, hyperparams: dict[str, Any], engine: str = "numpy") -> TrainingJob:
         return cls(
             id=str(uuid.uuid4()),
             kind=kind,
             model_type=model_type,
             hyperparams=hyperparams,
+            engine=engine,
             status=JobStatus.queued.value,
             progress=0.0,
             current_epoch=0,

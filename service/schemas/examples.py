@@ -95,6 +95,7 @@ RETRAIN_JOB_ID = "50db50a1-ee0a-4526-a4b9-11c1525e4e4c"
 STATUS_URL = "/api/ml/training-status/{}"
 
 TRAIN_MF_REQUEST: dict[str, Any] = {"model_type": "matrix_factorization", "hyperparams": {"n_factors": 20, "epochs": 40}}
+TRAIN_SPARK_REQUEST: dict[str, Any] = {"model_type": "matrix_factorization", "engine": "spark"}
 MF_HYPERPARAMS = MFParams(n_factors=20, epochs=40).model_dump(mode="json")
 ENSEMBLE_HYPERPARAMS = EnsembleParams().model_dump(mode="json")
 
@@ -128,6 +129,7 @@ RUNNING_JOB: dict[str, Any] = {
     "kind": "train",
     "model_type": "matrix_factorization",
     "hyperparams": MF_HYPERPARAMS,
+    "engine": "numpy",
     "status": "running",
     "progress": 0.09,
     "current_epoch": 6,
@@ -163,6 +165,7 @@ MODEL_VERSION: dict[str, Any] = {
     "version": 3,
     "model_type": "ensemble",
     "hyperparams": ENSEMBLE_HYPERPARAMS,
+    "engine": "numpy",
     "status": "ready",
     "is_active": True,
     "created_at": "2026-12-03T07:34:01.575929Z",

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_core.types import ModelSpec
+from recsys_core.types import Engine, ModelSpec
 from service.schemas.common import EntityId, UtcDatetime
 from service.training.status import JobStatus
 
@@ -39,6 +39,7 @@ class JobPublic(BaseModel):
     )
     model_type: str = Field(description="The model type being trained.")
     hyperparams: dict[str, object] = Field(description="The validated hyperparameters, defaults filled in.")
+    engine: Engine = Field("numpy", description="What trains it: numpy (the worker's own trainers) or spark.")
     status: JobStatus = Field(description="Where the job is; succeeded, failed and cancelled are final.")
     progress: float = Field(description="Share of the job done, from 0 to 1.")
     current_epoch: int = Field(description="Epochs of the training curve done so far.")
@@ -78,6 +79,9 @@ class ModelVersionPublic(BaseModel):
     version: int = Field(description="The version number, counting up from 1.")
     model_type: str = Field(description="The model type trained.")
     hyperparams: dict[str, object] = Field(description="The hyperparameters it was trained with.")
+    engine: Engine = Field(
+        "numpy", description="What trained it: numpy or spark. The artifact's format is the same either way."
+    )
     status: str = Field(description="ready, failed, or deleted (the record stays; the artifact is gone).")
     is_active: bool = Field(description="Whether this is the version every API process serves.")
     created_at: UtcDatetime = Field(description="When the version was recorded.")

@@ -33,6 +33,7 @@ def _public(version: ModelVersion, metrics: MetricRecord | None) -> ModelVersion
         version=version.version,
         model_type=version.model_type,
         hyperparams=version.hyperparams,
+        engine=version.engine,  # type: ignore[arg-type]
         status=version.status,
         is_active=version.is_active,
         created_at=version.created_at,

@@ -15,8 +15,9 @@ import pandas as pd
 from pydantic import BaseModel
 
 from recsys_core.data import Split, user_holdout_split
-from recsys_core.evaluation import evaluate
+from recsys_core.evaluation import EvaluationReport, evaluate
 from recsys_core.params import MFParams
+from recsys_core.recommender import Recommender
 from recsys_core.types import MODEL_TYPES, build_model, params_class
 from service.core.config import Settings
 from service.training.progress import JobProgress, finite_or_none
@@ -64,16 +65,24 @@ def train_candidate(
     curve_progress: JobProgress,
     refit_progress: JobProgress,
     item_tags: Mapping[int, Sequence[str]] | None = None,
+    engine: str = "numpy",
 ) -> Candidate:
     """Fit, evaluate and refit one model of ``model_type`` on ``ratings``.
 
     ``curve_progress`` receives the epochs of the fit that is evaluated (they become the
     job's curve), ``refit_progress`` those of the final fit on all ratings; either raises
-    JobCancelled to stop."""
+    JobCancelled to stop. ``engine="spark"`` fits through Spark (spark_fitting), on the
+    same splits and with the same evaluation."""
     trainer = TRAINERS.get(model_type)
     if trainer is None:
         raise ValueError(f"model type {model_type} cannot be trained; known types: {', '.join(TRAINERS)}")
     params = trainer.params.model_validate(hyperparams)
+    if engine == "spark":
+        from service.training.spark_fitting import train_on_spark  # pyspark only when asked for
+
+        return train_on_spark(model_type, params, ratings, settings, curve_progress, refit_progress, item_tags)
+    if engine != "numpy":
+        raise ValueError(f"unknown engine {engine!r}; one of numpy, spark")
     return trainer.train(params, ratings, settings, curve_progress, refit_progress, item_tags)
 
 
@@ -107,17 +116,22 @@ def _train_any(model_type: str) -> Callable[..., Candidate]:
         final = build_model(model_type, _for_refit(params, curve.points)).fit(
             ratings, rating_scale=scale, callback=refit, item_tags=item_tags
         )
-        return Candidate(
-            artifact=final.to_bytes(),
-            metrics={k: finite_or_none(v) for k, v in report.as_dict().items()},
-            n_test=int(report.n_test),
-            hyperparams=params.model_dump(mode="json"),
-            n_users=final.n_users,
-            n_items=final.n_items,
-            fingerprint=final.fingerprint,
-        )
+        return candidate_of(final, report, params)
 
     return train
+
+
+def candidate_of(final: Recommender, report: EvaluationReport, params: BaseModel) -> Candidate:
+    """The candidate of a refit model and the evaluated fit's holdout report."""
+    return Candidate(
+        artifact=final.to_bytes(),
+        metrics={k: finite_or_none(v) for k, v in report.as_dict().items()},
+        n_test=int(report.n_test),
+        hyperparams=params.model_dump(mode="json"),
+        n_users=final.n_users,
+        n_items=final.n_items,
+        fingerprint=final.fingerprint,
+    )
 
 
 def _for_refit(params: BaseModel, history: list[dict[str, object]]) -> BaseModel:

@@ -29,19 +29,22 @@ NOT_QUEUED = f"could not queue the job: {QUEUE_UNAVAILABLE}"
 Dispatch = Callable[[str], None]
 
 
-def new_job(model_type: str, hyperparams: BaseModel, kind: str = "train") -> TrainingJob:
-    return TrainingJob.new(kind=kind, model_type=model_type, hyperparams=hyperparams.model_dump(mode="json"))
+def new_job(model_type: str, hyperparams: BaseModel, kind: str = "train", engine: str = "numpy") -> TrainingJob:
+    return TrainingJob.new(
+        kind=kind, model_type=model_type, hyperparams=hyperparams.model_dump(mode="json"), engine=engine
+    )
 
 
 def retrain_jobs(active: ModelVersion | None) -> list[TrainingJob]:
-    """Retrain what serves: the active version's type with its hyperparameters (the
-    default type with its defaults when nothing is active)."""
+    """Retrain what serves: the active version's type with its hyperparameters and engine
+    (the default type with its defaults when nothing is active)."""
     model_type = active.model_type if active else DEFAULT_MODEL_TYPE
     return [
         TrainingJob.new(
             kind="retrain",
             model_type=model_type,
             hyperparams=retrain_hyperparams(model_type, active.hyperparams if active else None),
+            engine=active.engine if active else "numpy",
         )
     ]
 
@@ -80,7 +83,7 @@ def _queue_after_commit(session: AsyncSession, dispatch: Dispatch, job_ids: list
 async def create_training_job(
     session: AsyncSession, request: TrainRequest, dispatch: Dispatch, kind: str = "train"
 ) -> TrainingJob:
-    job = new_job(request.model_type, request.hyperparams, kind)
+    job = new_job(request.model_type, request.hyperparams, kind, request.engine)
     session.add(job)
     await session.flush()
     _queue_after_commit(session, dispatch, [job.id])

@@ -104,7 +104,7 @@ def _train(job_id: str) -> Outcome:
     with sync_session() as session:
         job = session.get(TrainingJob, job_id)
         assert job is not None
-        model_type, hyperparams = job.model_type, job.hyperparams
+        model_type, hyperparams, engine = job.model_type, job.hyperparams, job.engine
         ratings = load_ratings(session)
         genres = load_genres(session)
     if len(ratings) < MIN_RATINGS:
@@ -117,16 +117,19 @@ def _train(job_id: str) -> Outcome:
         ratings,
         settings,
         item_tags=genres,
+        engine=engine,
         curve_progress=JobProgress(job_id, phase_start=0.0, phase_share=0.6, record=True),
         refit_progress=JobProgress(job_id, phase_start=0.7, phase_share=0.3, record=False),
     )
     log.info("job %s trained in %.2fs", job_id, time.perf_counter() - started)
-    new_version = _write_version(job_id, model_type, candidate, len(ratings), settings)
+    new_version = _write_version(job_id, model_type, engine, candidate, len(ratings), settings)
     apply_retention(settings.model_retention)
     return Outcome(job_id, JobStatus.succeeded, new_version)
 
 
-def _write_version(job_id: str, model_type: str, candidate: Candidate, n_ratings: int, settings: Settings) -> int:
+def _write_version(
+    job_id: str, model_type: str, engine: str, candidate: Candidate, n_ratings: int, settings: Settings
+) -> int:
     """The version, its artifact, its metrics, its activation and the job's outcome, in
     one transaction; a job cancelled meanwhile writes nothing."""
     checksum = hashlib.sha256(candidate.artifact).hexdigest()
@@ -136,6 +139,7 @@ def _write_version(job_id: str, model_type: str, candidate: Candidate, n_ratings
             raise JobCancelled()
         version = ModelVersion(
             model_type=model_type,
+            engine=engine,
             hyperparams=candidate.hyperparams,
             status="ready",
             trained_at=utcnow(),

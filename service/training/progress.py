@@ -57,6 +57,19 @@ class JobProgress:
             session.execute(update(TrainingJob).where(TrainingJob.id == self.job_id).values(**values))
         return True
 
+    def phase(self, name: str, fraction: float) -> None:
+        """A fit without epochs to report (Spark's) has reached ``name``, ``fraction`` of
+        it done: move the job's progress and heartbeat, and stop on a cancel request."""
+        with sync_session() as session:
+            job = session.get(TrainingJob, self.job_id)
+            if job is None or job.cancel_requested:
+                raise JobCancelled()
+            progress = min(self.phase_start + self.phase_share * fraction, 1.0)
+            session.execute(
+                update(TrainingJob).where(TrainingJob.id == self.job_id)
+                .values(progress=max(progress, job.progress), heartbeat_at=utcnow())
+            )
+
 
 def finite_or_none(value: float | None) -> float | None:
     if value is None or value != value:

@@ -23,6 +23,7 @@ def to_public(job: TrainingJob) -> JobPublic:
         kind=job.kind,  # type: ignore[arg-type]
         model_type=job.model_type,
         hyperparams=job.hyperparams,
+        engine=job.engine,  # type: ignore[arg-type]
         status=job.status,  # type: ignore[arg-type]
         progress=job.progress,
         current_epoch=job.current_epoch,

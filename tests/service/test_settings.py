@@ -77,3 +77,20 @@ def test_the_reaper_interval_is_bounded(monkeypatch, tmp_path):
     for value in ("0", "0.5", "100000", "soon"):
         with pytest.raises(ValidationError, match="reaper_interval_seconds"):
             Settings(_env_file=None, reaper_interval_seconds=value)
+
+
+def test_spark_settings_are_checked_at_start(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPARK_CONF", '{"spark.driver.memory": "8g", "spark.executor.cores": 4}')
+    settings = Settings(_env_file=None)
+    assert settings.spark_conf == {"spark.driver.memory": "8g", "spark.executor.cores": "4"}
+    assert settings.spark_master_url == "local[*]" and settings.spark_snapshot_url == "./var/spark-snapshots"
+    monkeypatch.setenv("SPARK_CONF", '{"driver.memory": "8g"}')
+    with pytest.raises(ValidationError, match="SPARK_CONF keys must start with 'spark.'"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("SPARK_CONF", '["spark.driver.memory"]')
+    with pytest.raises(ValidationError, match="SPARK_CONF must be a JSON object"):
+        Settings(_env_file=None)
+    monkeypatch.delenv("SPARK_CONF")
+    with pytest.raises(ValidationError, match="spark_master_url"):
+        Settings(_env_file=None, spark_master_url="  ")

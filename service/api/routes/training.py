@@ -43,6 +43,7 @@ async def train(
         matrix_factorization=("Matrix factorization with 20 factors", examples.TRAIN_MF_REQUEST),
         ensemble=("The default type with its defaults", {"model_type": "ensemble"}),
         ease=("EASE with a stronger penalty", {"model_type": "ease", "hyperparams": {"regularization": 300.0}}),
+        spark=("Matrix factorization trained on Spark (SPARK_MASTER_URL)", examples.TRAIN_SPARK_REQUEST),
     ))],
     request: Request,
     session: SessionDep,
