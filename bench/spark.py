@@ -30,7 +30,14 @@ import numpy as np
 
 from bench._machine import load_average, machine_info
 from bench._markdown import replace_section, table
-from bench.compare_surprise import _fit_in_subprocess, _require, _write_split, data_dir
+from bench.compare_surprise import (
+    RC_ALL,
+    SynthConfig,
+    _fit_in_subprocess,
+    _require,
+    _write_split,
+    data_dir,
+)
 from recsys_core import MatrixFactorization, evaluate, official_movielens_split, spark_als
 from recsys_core.evaluation import rmse
 from recsys_core.ials import ImplicitALS
@@ -106,7 +113,7 @@ def run_synthetic(sizes: tuple[int, ...], log: Any, done: Any) -> list[dict[str,
             folder = Path(tmp)
             synth = _write_split(folder, n)
             log(f"synthetic {n:,}: {synth.n_users:,} users x {synth.n_items:,} items")
-            numpy_res = _fit_in_subprocess("recsys_core", folder, None, None)
+            numpy_res = _fit_in_subprocess(SynthConfig(RC_ALL, "recsys_core"), folder)
             log(f"  numpy: fit {numpy_res['fit_s']:.1f}s, RMSE {numpy_res['rmse']:.4f}, "
                 f"peak {numpy_res['peak_process_mb']:.0f} MB")
             spark_res = _spark_in_subprocess(folder, DRIVER_MEMORY.get(n, "12g"))
