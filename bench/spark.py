@@ -162,8 +162,8 @@ def render(machine: dict[str, str], folds: list[dict[str, Any]], synth: list[dic
                     _f(mean["numpy_ndcg"]), _f(mean["spark_ndcg"])]],
             ),
             "",
-            "Spark's fit time includes the bias sweeps, its ALS, collecting the items and the local user "
-            "step; on 100K ratings it is task scheduling, not arithmetic. numpy iALS runs the `implicit` "
+            "Spark's fit time includes the bias sweeps, its ALS, collecting the factors and the local "
+            "epoch; on 100K ratings it is task scheduling, not arithmetic. numpy iALS runs the `implicit` "
             "package's solver (the type's default).",
         ]
     if synth:
@@ -188,7 +188,7 @@ def render(machine: dict[str, str], folds: list[dict[str, Any]], synth: list[dic
             "",
             "Each fit runs in a fresh process. numpy's peak is the process's VmHWM; Spark's is the largest "
             "sampled sum (every 0.1 s) of the Python driver's RSS and its JVM's, whose heap `local[*]` caps at "
-            "`spark.driver.memory`. 'of which Spark s' is the part before the collect and the local user step; "
+            "`spark.driver.memory`. 'of which Spark s' is the part before the collect and the local epoch (MF: an item then a user half-step; iALS: a user half-step); "
             "the snapshot (Parquet, pyarrow) is not part of the fit. Holdout: 10% of the ratings.",
         ]
     return "\n".join(out)
