@@ -303,10 +303,6 @@ RC_NUMPY = "recsys_core, numpy solver"
 SURPRISE = "Surprise SVD"
 
 
-def all_threads() -> int:
-    return solver_threads()
-
-
 def synth_configs() -> list[SynthConfig]:
     params = MFParams()
     sf, se = _surprise_defaults()
@@ -498,7 +494,7 @@ def compute_targets(
     by_size = {run.n_ratings: run for run in synth}
     for n in (1_000_000, 10_000_000):
         run = by_size.get(n)
-        for label, threads in ((RC_ONE, "1 thread"), (RC_ALL, f"all {all_threads()} threads")):
+        for label, threads in ((RC_ONE, "1 thread"), (RC_ALL, f"all {solver_threads()} threads")):
             name = f"synthetic {_size(n)} fit time vs Surprise (same f, epochs), {threads}"
             if run is None:
                 out.append(Target(name, "ratio <= 0.33", "not run (--quick)", "SKIP"))
@@ -613,7 +609,7 @@ def _method_notes(quick: bool) -> str:
   untimed, so neither library's timed fit pays a first-use cost (for recsys_core,
   importing numba and loading the cached kernel; the start-up table gives that cost).
 - **Solver and threads.** "recsys_core" is the default: the compiled (numba) solver on
-  every usable thread ({all_threads()} here, `RECSYS_THREADS` unset). "1 thread" is the same
+  every usable thread ({solver_threads()} here, `RECSYS_THREADS` unset). "1 thread" is the same
   with `RECSYS_THREADS=1`, the honest comparison with Surprise, whose SGD is
   single-threaded. "numpy solver" is `solver="vectorized"`, the kernel before the
   compiled one, on every thread.

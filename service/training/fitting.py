@@ -113,7 +113,7 @@ def _train_any(model_type: str) -> Callable[..., Candidate]:
         )
         report = evaluate(evaluated, inner.train, split.test, k=settings.evaluation_k,
                           candidate_threshold=candidate_threshold(settings))
-        final = build_model(model_type, _for_refit(params, curve.points)).fit(
+        final = build_model(model_type, refit_params(params, curve.points)).fit(
             ratings, rating_scale=scale, callback=refit, item_tags=item_tags
         )
         return candidate_of(final, report, params)
@@ -134,7 +134,7 @@ def candidate_of(final: Recommender, report: EvaluationReport, params: BaseModel
     )
 
 
-def _for_refit(params: BaseModel, history: list[dict[str, object]]) -> BaseModel:
+def refit_params(params: BaseModel, history: list[dict[str, object]]) -> BaseModel:
     """MF with early stopping is refit for as many epochs as its best validation epoch
     (the refit has no validation part to stop on)."""
     if not isinstance(params, MFParams):

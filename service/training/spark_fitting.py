@@ -23,10 +23,10 @@ from recsys_core.recommender import Recommender
 from service.core.config import Settings
 from service.training.fitting import (
     Candidate,
-    _for_refit,
     candidate_of,
     candidate_threshold,
     evaluation_splits,
+    refit_params,
 )
 from service.training.progress import JobCancelled, JobProgress
 from service.training.spark import CancelWatcher, snapshot_folder, spark_session
@@ -80,7 +80,7 @@ def train_on_spark(
                               candidate_threshold=candidate_threshold(settings))
             refit.phase("snapshot", 0.0)
             url = spark_als.write_snapshot(ratings, f"{folder}/all", spark)
-            final = fit(spark, url, ratings, _for_refit(params, curve.points), rating_scale=scale,
+            final = fit(spark, url, ratings, refit_params(params, curve.points), rating_scale=scale,
                         phase=_scaled(refit, 0.05, 0.95))
         except JobCancelled:
             raise
